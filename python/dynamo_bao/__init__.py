@@ -1,0 +1,36 @@
+"""dynamo-bao: DynamoDB single-table modelling with built-in multi-tenancy.
+
+The Python counterpart of the JavaScript library DynamoBao, reading and writing the same table
+layout. Its hot path (keys, index encodings, tenant validation, marshalling) is a Rust
+extension; a pure-Python core with the same interface stands in where it is not available
+(see :mod:`dynamo_bao.core`).
+"""
+
+from __future__ import annotations
+
+from .exceptions import (
+    BaoError,
+    BatchIncompleteError,
+    ConditionalError,
+    ConfigurationError,
+    InvalidTenantIdError,
+    ItemNotFoundError,
+    QueryError,
+    TenantRequiredError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "BaoError",
+    "BatchIncompleteError",
+    "ConditionalError",
+    "ConfigurationError",
+    "InvalidTenantIdError",
+    "ItemNotFoundError",
+    "QueryError",
+    "TenantRequiredError",
+    "ValidationError",
+]

@@ -1,0 +1,549 @@
+//! Numbers as decimal digits, and the sortable index encodings of DESIGN §6.5.
+//!
+//! The layouts are documented in `dynamo_bao.core._pure`; in short: non-negative integers
+//! below 10^20 are zero-padded to 20 digits (as DynamoBao), larger ones `:NN<digits>`,
+//! negatives `-<20-digit complement>` or `,NN<nines' complement>`; floats `1EEE.<digits>` /
+//! `-EEE.<complement>~` / `0`; dates are epoch-ms integers; booleans `1`/`0`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+
+use crate::errors::{CoreError, CoreResult};
+use crate::keys::key_value;
+use crate::py_types::{datetime_type, decimal_type, epoch, one_millisecond, type_name};
+
+/// A number seen from Python: an int that fits i64, any other int (as decimal text), a float,
+/// or a Decimal (as `str(d)`).
+pub enum Num {
+    Int(i64),
+    BigInt(String),
+    Float(f64),
+    Dec(String),
+}
+
+/// Value = d1.d2d3… × 10^e10 with `digits` free of leading and trailing zeros.
+pub struct Parts {
+    pub negative: bool,
+    pub digits: String,
+    pub e10: i64,
+}
+
+fn big_int_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    // int.__repr__ gives the digits even for int subclasses with their own __str__ (IntEnum).
+    let text = obj
+        .py()
+        .get_type::<PyInt>()
+        .call_method1("__repr__", (obj,))?;
+    Ok(text.cast::<PyString>()?.to_str()?.to_owned())
+}
+
+/// The number in `obj`, or `None` when `obj` is not a number (bool is not a number here).
+pub fn number_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Num>> {
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Ok(Some(Num::Float(obj.extract::<f64>()?)));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(None);
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(Some(match obj.extract::<i64>() {
+            Ok(n) => Num::Int(n),
+            Err(_) => Num::BigInt(big_int_text(obj)?),
+        }));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Some(Num::Float(obj.extract::<f64>()?)));
+    }
+    if obj.is_instance(decimal_type(obj.py())?)? {
+        let text = obj.str()?;
+        return Ok(Some(Num::Dec(text.to_str()?.to_owned())));
+    }
+    Ok(None)
+}
+
+pub fn number_or_err(obj: &Bound<'_, PyAny>) -> PyResult<Num> {
+    match number_of(obj)? {
+        Some(n) => Ok(n),
+        None => Err(CoreError::validation(format!(
+            "expected a number, got {}",
+            type_name(obj)
+        ))
+        .into()),
+    }
+}
+
+fn not_finite(text: &str) -> CoreError {
+    CoreError::validation(format!("not a finite number: {text:?}"))
+}
+
+/// Parse decimal text (`[+-]digits[.digits][e[+-]digits]`); `None` for zero.
+pub fn decimal_parts(text: &str) -> CoreResult<Option<Parts>> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut negative = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        negative = b[i] == b'-';
+        i += 1;
+    }
+    let ip_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let ip = &text[ip_start..i];
+    let mut fp = "";
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let fp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        fp = &text[fp_start..i];
+    }
+    let mut exp_text = None;
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        let exp_start = i;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let digits_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == digits_start {
+            return Err(not_finite(text));
+        }
+        exp_text = Some(&text[exp_start..i]);
+    }
+    if i != b.len() || (ip.is_empty() && fp.is_empty()) {
+        return Err(not_finite(text));
+    }
+    let raw_len = ip.len() + fp.len();
+    let raw: String = [ip, fp].concat();
+    let stripped = raw.trim_start_matches('0');
+    if stripped.is_empty() {
+        return Ok(None);
+    }
+    let leading = raw_len - stripped.len();
+    let exp: i64 = match exp_text {
+        Some(e) => e
+            .parse::<i64>()
+            .ok()
+            .filter(|e| e.abs() < (1 << 60))
+            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
+        None => 0,
+    };
+    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    Ok(Some(Parts {
+        negative,
+        digits: stripped.trim_end_matches('0').to_owned(),
+        e10,
+    }))
+}
+
+/// Shortest round-trip digits of a finite float (the same digits as Python's `repr`).
+pub fn float_parts(x: f64) -> CoreResult<Option<Parts>> {
+    if !x.is_finite() {
+        return Err(CoreError::validation(format!(
+            "cannot store a non-finite number: {}",
+            py_float_repr(x)
+        )));
+    }
+    if x == 0.0 {
+        return Ok(None);
+    }
+    let s = format!("{:e}", x.abs());
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let e10 = exp.parse::<i64>().unwrap_or(0);
+    Ok(Some(Parts {
+        negative: x < 0.0,
+        digits: digits.trim_end_matches('0').to_owned(),
+        e10,
+    }))
+}
+
+fn py_float_repr(x: f64) -> &'static str {
+    if x.is_nan() {
+        "nan"
+    } else if x > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+/// Digits of an integer's text (sign stripped) as parts.
+fn int_text_parts(text: &str) -> CoreResult<Option<Parts>> {
+    decimal_parts(text)
+}
+
+fn check_dynamodb_number(parts: &Option<Parts>, text: &str) -> CoreResult<()> {
+    if let Some(p) = parts {
+        if p.digits.len() > 38 {
+            return Err(CoreError::validation(format!(
+                "number {text} has more than 38 significant digits (DynamoDB's limit)"
+            )));
+        }
+        if !(-130..=125).contains(&p.e10) {
+            return Err(CoreError::validation(format!(
+                "number {text} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// ECMAScript `Number::toString` layout of the parts (so floats are stored as DynamoBao does).
+pub fn js_number_text(parts: &Option<Parts>) -> String {
+    let Some(p) = parts else {
+        return "0".to_owned();
+    };
+    let s = p.digits.as_str();
+    let k = s.len() as i64;
+    let n = p.e10 + 1;
+    let mut out = String::with_capacity(k as usize + 8);
+    if p.negative {
+        out.push('-');
+    }
+    if k <= n && n <= 21 {
+        out.push_str(s);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        out.push_str(&s[..n as usize]);
+        out.push('.');
+        out.push_str(&s[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(s);
+    } else {
+        let e = n - 1;
+        out.push_str(&s[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&s[1..]);
+        }
+        out.push_str(if e >= 0 { "e+" } else { "e-" });
+        out.push_str(&e.abs().to_string());
+    }
+    out
+}
+
+/// The text of an `N` attribute, checked against DynamoDB's limits.
+pub fn n_text(num: &Num) -> CoreResult<String> {
+    match num {
+        Num::Int(n) => Ok(n.to_string()),
+        Num::BigInt(text) => {
+            check_dynamodb_number(&int_text_parts(text)?, text)?;
+            Ok(text.clone())
+        }
+        Num::Float(x) => {
+            let parts = float_parts(*x)?;
+            check_dynamodb_number(&parts, &js_number_text(&parts))?;
+            Ok(js_number_text(&parts))
+        }
+        Num::Dec(text) => {
+            check_dynamodb_number(&decimal_parts(text)?, text)?;
+            Ok(text.clone())
+        }
+    }
+}
+
+fn parts_of(num: &Num) -> CoreResult<Option<Parts>> {
+    match num {
+        Num::Int(n) => int_text_parts(&n.to_string()),
+        Num::BigInt(t) | Num::Dec(t) => decimal_parts(t),
+        Num::Float(x) => float_parts(*x),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Index encodings
+
+fn nines(digits: &str) -> String {
+    digits
+        .bytes()
+        .map(|b| (b'9' + b'0' - b) as char)
+        .collect()
+}
+
+const TEN_POW_20: i128 = 100_000_000_000_000_000_000;
+
+fn too_many_digits() -> CoreError {
+    CoreError::validation("integer has too many digits to be used in a key")
+}
+
+/// Sortable text of an integer given as i64.
+pub fn encode_i64(n: i64) -> String {
+    if n >= 0 {
+        format!("{n:020}")
+    } else {
+        format!("-{:020}", TEN_POW_20 + n as i128)
+    }
+}
+
+/// Sortable text of an integer given as decimal text (any size).
+pub fn encode_int_text(text: &str) -> CoreResult<String> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let digits = digits.trim_start_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    if !negative {
+        if digits.len() <= 20 {
+            return Ok(format!("{digits:0>20}"));
+        }
+        if digits.len() > 99 {
+            return Err(too_many_digits());
+        }
+        return Ok(format!(":{:02}{digits}", digits.len()));
+    }
+    if digits.len() <= 21 {
+        let magnitude: i128 = digits.parse().map_err(|_| too_many_digits())?;
+        if magnitude <= TEN_POW_20 {
+            return Ok(format!("-{:020}", TEN_POW_20 - magnitude));
+        }
+    }
+    if digits.len() > 99 {
+        return Err(too_many_digits());
+    }
+    Ok(format!(",{:02}{}", 99 - digits.len(), nines(digits)))
+}
+
+pub fn encode_integer(num: &Num) -> CoreResult<String> {
+    match num {
+        Num::Int(n) => Ok(encode_i64(*n)),
+        Num::BigInt(t) => encode_int_text(t),
+        _ => Err(CoreError::validation("integer key value must be an int")),
+    }
+}
+
+fn key_range_error() -> CoreError {
+    CoreError::validation("number is out of range for a key")
+}
+
+pub fn encode_float_sortable(num: &Num) -> CoreResult<String> {
+    let Some(p) = parts_of(num)? else {
+        return Ok("0".to_owned());
+    };
+    if !(-400..=599).contains(&p.e10) {
+        return Err(key_range_error());
+    }
+    if p.negative {
+        Ok(format!("-{:03}.{}~", 599 - p.e10, nines(&p.digits)))
+    } else {
+        Ok(format!("1{:03}.{}", p.e10 + 400, p.digits))
+    }
+}
+
+/// JavaScript's `toExponential(20)`: 21 significant digits, ties away from zero.
+pub fn encode_float_dynamo_bao(num: &Num) -> CoreResult<String> {
+    let Some(p) = parts_of(num)? else {
+        return Ok(format!("0.{}e+0", "0".repeat(20)));
+    };
+    if !(-400..=599).contains(&p.e10) {
+        return Err(key_range_error());
+    }
+    let (digits, e10) = match num {
+        Num::Float(x) => float_21_digits(x.abs()),
+        _ => round_half_up_21(&p.digits, p.e10),
+    };
+    let mut out = String::with_capacity(32);
+    if p.negative {
+        out.push('-');
+    }
+    out.push_str(&digits[..1]);
+    out.push('.');
+    out.push_str(&digits[1..]);
+    out.push_str(if e10 >= 0 { "e+" } else { "e-" });
+    out.push_str(&e10.abs().to_string());
+    Ok(out)
+}
+
+/// Round exact decimal digits to 21 significant digits, half up.
+fn round_half_up_21(digits: &str, e10: i64) -> (String, i64) {
+    if digits.len() <= 21 {
+        return (format!("{digits:0<21}"), e10);
+    }
+    let mut kept: Vec<u8> = digits.as_bytes()[..21].to_vec();
+    if digits.as_bytes()[21] >= b'5' {
+        let mut i = kept.len();
+        loop {
+            if i == 0 {
+                // 9.99…9 rounded up to 10.0…0
+                kept.insert(0, b'1');
+                kept.truncate(21);
+                return (String::from_utf8(kept).unwrap_or_default(), e10 + 1);
+            }
+            i -= 1;
+            if kept[i] == b'9' {
+                kept[i] = b'0';
+            } else {
+                kept[i] += 1;
+                break;
+            }
+        }
+    }
+    (String::from_utf8(kept).unwrap_or_default(), e10)
+}
+
+/// 21 significant digits of a positive finite double, ties away from zero.
+///
+/// Rust's `{:.20e}` rounds the exact binary value correctly but breaks ties to even; a tie
+/// needs the exact expansion to end at the 22nd digit with a 5, which is checked exactly.
+fn float_21_digits(x: f64) -> (String, i64) {
+    let probe = format!("{x:.40e}");
+    let (mant, _) = probe.split_once('e').unwrap_or((&probe, "0"));
+    let probe_digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let maybe_tie = probe_digits.as_bytes()[21] == b'5' && probe_digits[22..].bytes().all(|b| b == b'0');
+    if maybe_tie {
+        // A double's exact expansion has at most 767 significant digits.
+        let exact = format!("{x:.1100e}");
+        let (mant, exp) = exact.split_once('e').unwrap_or((&exact, "0"));
+        let digits: String = mant.chars().filter(|c| *c != '.').collect();
+        let e10 = exp.parse::<i64>().unwrap_or(0);
+        return round_half_up_21(digits.trim_end_matches('0'), e10);
+    }
+    let s = format!("{x:.20e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    (digits, exp.parse::<i64>().unwrap_or(0))
+}
+
+// ------------------------------------------------------------------------------------------
+// Datetimes
+
+/// Epoch milliseconds of an aware datetime (floored) or of an int given as milliseconds.
+pub fn datetime_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Num> {
+    let py = obj.py();
+    if obj.is_instance(datetime_type(py)?)? {
+        if obj.call_method0("utcoffset")?.is_none() {
+            return Err(CoreError::validation(format!(
+                "{what} must be timezone-aware (naive datetimes are ambiguous)"
+            ))
+            .into());
+        }
+        let ms = obj.sub(epoch(py)?)?.floor_div(one_millisecond(py)?)?;
+        return number_or_err(&ms);
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return number_or_err(obj);
+    }
+    Err(CoreError::validation(format!(
+        "{what} must be an aware datetime or epoch milliseconds (int), got {}",
+        type_name(obj)
+    ))
+    .into())
+}
+
+// ------------------------------------------------------------------------------------------
+// encode_index_value
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FloatEncoding {
+    Sortable,
+    DynamoBao,
+}
+
+impl FloatEncoding {
+    pub fn parse(obj: &Bound<'_, PyAny>) -> CoreResult<Self> {
+        match obj.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+            Some("sortable") => Ok(FloatEncoding::Sortable),
+            Some("dynamo-bao") => Ok(FloatEncoding::DynamoBao),
+            _ => Err(CoreError::config(
+                "invalid float encoding: use 'sortable' or 'dynamo-bao'",
+            )),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatEncoding::Sortable => "sortable",
+            FloatEncoding::DynamoBao => "dynamo-bao",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum IndexKind {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Datetime,
+}
+
+impl IndexKind {
+    pub fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "string" => IndexKind::String,
+            "integer" => IndexKind::Integer,
+            "float" => IndexKind::Float,
+            "boolean" => IndexKind::Boolean,
+            "datetime" => IndexKind::Datetime,
+            _ => return None,
+        })
+    }
+}
+
+/// Sortable key text of `value` as an index value of `kind`.
+pub fn encode_value(
+    kind: IndexKind,
+    value: &Bound<'_, PyAny>,
+    float_encoding: FloatEncoding,
+) -> PyResult<String> {
+    match kind {
+        IndexKind::String => Ok(key_value(value, "string key value")?.to_owned()),
+        IndexKind::Integer => {
+            if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+                return Err(CoreError::validation(format!(
+                    "integer key value must be an int, got {}",
+                    type_name(value)
+                ))
+                .into());
+            }
+            Ok(encode_integer(&number_or_err(value)?)?)
+        }
+        IndexKind::Float => {
+            let num = number_or_err(value)?;
+            Ok(match float_encoding {
+                FloatEncoding::Sortable => encode_float_sortable(&num)?,
+                FloatEncoding::DynamoBao => encode_float_dynamo_bao(&num)?,
+            })
+        }
+        IndexKind::Boolean => match value.cast::<PyBool>() {
+            Ok(b) => Ok(if b.is_true() { "1" } else { "0" }.to_owned()),
+            Err(_) => Err(CoreError::validation(format!(
+                "boolean key value must be a bool, got {}",
+                type_name(value)
+            ))
+            .into()),
+        },
+        IndexKind::Datetime => Ok(encode_integer(&datetime_ms(value, "datetime")?)?),
+    }
+}
+
+#[pyfunction]
+#[pyo3(signature = (kind, value, float_encoding = None))]
+pub fn encode_index_value(
+    kind: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+    float_encoding: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let float_encoding = match float_encoding {
+        Some(f) => FloatEncoding::parse(f)?,
+        None => FloatEncoding::Sortable,
+    };
+    let kind = kind
+        .cast::<PyString>()
+        .ok()
+        .and_then(|s| s.to_str().ok())
+        .and_then(IndexKind::parse)
+        .ok_or_else(|| {
+            CoreError::config(
+                "unknown index value kind: use one of string, integer, float, boolean, datetime",
+            )
+        })?;
+    encode_value(kind, value, float_encoding)
+}

@@ -1,0 +1,36 @@
+//! `dynamo_bao._native`: the Rust core of dynamo-bao.
+//!
+//! This file only registers; each concern lives in its own module. The pure-Python core
+//! (`dynamo_bao.core._pure`) is the reference: both must give identical results and raise the
+//! same `dynamo_bao.exceptions` classes.
+
+use pyo3::prelude::*;
+
+mod encode;
+mod errors;
+mod keys;
+mod marshal;
+mod py_types;
+mod schema;
+mod tenant;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("NAME", "native")?;
+    m.add("SK_SEPARATOR", keys::SK_SEPARATOR)?;
+    m.add("MAX_DEPTH", marshal::MAX_DEPTH)?;
+    m.add_function(wrap_pyfunction!(tenant::validate_tenant_id, m)?)?;
+    m.add_function(wrap_pyfunction!(tenant::validate_model_prefix, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::format_primary_key, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::format_gsi_key, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::format_unique_key, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::format_iteration_key, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::iteration_bucket, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::format_primary_id, m)?)?;
+    m.add_function(wrap_pyfunction!(keys::parse_primary_id, m)?)?;
+    m.add_function(wrap_pyfunction!(encode::encode_index_value, m)?)?;
+    m.add_function(wrap_pyfunction!(marshal::to_attribute_value, m)?)?;
+    m.add_function(wrap_pyfunction!(marshal::from_attribute_value, m)?)?;
+    m.add_class::<schema::Schema>()?;
+    Ok(())
+}

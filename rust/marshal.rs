@@ -1,0 +1,404 @@
+//! Generic marshalling: Python values <-> DynamoDB AttributeValues in boto3's low-level form
+//! (`{"S": ...}`, `{"N": "..."}`, `{"M": {...}}`; `B`/`BS` hold raw bytes).
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMemoryView, PySet,
+    PyString, PyTuple,
+};
+
+use crate::encode::{n_text, number_of};
+use crate::errors::CoreError;
+use crate::py_types::{decimal_type, type_name};
+
+/// DynamoDB's nesting limit: documents may be at most 32 containers deep.
+pub const MAX_DEPTH: usize = 32;
+
+fn too_deep() -> PyErr {
+    CoreError::validation(format!("value is nested deeper than {MAX_DEPTH} levels")).into()
+}
+
+/// `{tag: value}`.
+#[inline]
+pub fn av<'py>(
+    py: Python<'py>,
+    tag: &Bound<'py, PyString>,
+    value: impl IntoPyObject<'py>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item(tag, value)?;
+    Ok(d)
+}
+
+pub fn is_bytes_like(obj: &Bound<'_, PyAny>) -> bool {
+    obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+}
+
+/// `bytes(obj)` for bytes, bytearray and memoryview (exact bytes are returned as they are).
+pub fn to_bytes<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if obj.is_exact_instance_of::<PyBytes>() {
+        return Ok(obj.clone());
+    }
+    obj.py().get_type::<PyBytes>().call1((obj,))
+}
+
+fn is_number(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(number_of(obj)?.is_some())
+}
+
+pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    match number_of(obj)? {
+        Some(num) => {
+            let text = n_text(&num)?;
+            Ok(Some(av(obj.py(), intern!(obj.py(), "N"), text)?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn mixed_set() -> PyErr {
+    CoreError::validation("a set must hold members of one type (str, numbers or bytes)").into()
+}
+
+pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    let members: Vec<Bound<'py, PyAny>> = value.try_iter()?.collect::<PyResult<_>>()?;
+    let Some(first) = members.first() else {
+        return Err(CoreError::validation(
+            "cannot store an empty set (DynamoDB has no empty sets)",
+        )
+        .into());
+    };
+    if first.is_instance_of::<PyString>() {
+        if !members.iter().all(|m| m.is_instance_of::<PyString>()) {
+            return Err(mixed_set());
+        }
+        return av(py, intern!(py, "SS"), PyList::new(py, members)?);
+    }
+    if is_number(first)? {
+        let mut texts = Vec::with_capacity(members.len());
+        for m in &members {
+            match number_of(m)? {
+                Some(num) => texts.push(n_text(&num)?),
+                None => return Err(mixed_set()),
+            }
+        }
+        return av(py, intern!(py, "NS"), PyList::new(py, texts)?);
+    }
+    if is_bytes_like(first) {
+        let mut out = Vec::with_capacity(members.len());
+        for m in &members {
+            if !is_bytes_like(m) {
+                return Err(mixed_set());
+            }
+            out.push(to_bytes(m)?);
+        }
+        return av(py, intern!(py, "BS"), PyList::new(py, out)?);
+    }
+    Err(CoreError::validation(format!(
+        "set members must be str, numbers or bytes, got {}",
+        type_name(first)
+    ))
+    .into())
+}
+
+fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    if depth >= MAX_DEPTH {
+        return Err(too_deep());
+    }
+    let out = PyDict::new(py);
+    for (k, v) in value.iter() {
+        if !k.is_instance_of::<PyString>() {
+            return Err(CoreError::validation(format!(
+                "map keys must be str, got {}",
+                type_name(&k)
+            ))
+            .into());
+        }
+        out.set_item(k, to_av(&v, depth + 1)?)?;
+    }
+    av(py, intern!(py, "M"), out)
+}
+
+fn seq_to_av<'py>(
+    py: Python<'py>,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep());
+    }
+    let mut out = Vec::new();
+    for item in items {
+        out.push(to_av(&item, depth + 1)?);
+    }
+    av(py, intern!(py, "L"), PyList::new(py, out)?)
+}
+
+/// One value as an AttributeValue; same type dispatch order as the pure core.
+pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    if value.is_exact_instance_of::<PyString>() {
+        return av(py, intern!(py, "S"), value);
+    }
+    if let Ok(b) = value.cast_exact::<pyo3::types::PyBool>() {
+        return av(py, intern!(py, "BOOL"), b);
+    }
+    if value.is_exact_instance_of::<PyInt>() || value.is_exact_instance_of::<PyFloat>() {
+        if let Some(d) = n_av(value)? {
+            return Ok(d);
+        }
+    }
+    if value.is_none() {
+        return av(py, intern!(py, "NULL"), true);
+    }
+    if let Ok(d) = value.cast_exact::<PyDict>() {
+        return map_to_av(d, depth);
+    }
+    if let Ok(l) = value.cast_exact::<PyList>() {
+        return seq_to_av(py, l.iter(), depth);
+    }
+    if let Ok(t) = value.cast_exact::<PyTuple>() {
+        return seq_to_av(py, t.iter(), depth);
+    }
+    // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
+    if value.is_instance_of::<PyString>() {
+        return av(py, intern!(py, "S"), value);
+    }
+    if let Some(d) = n_av(value)? {
+        return Ok(d);
+    }
+    if let Ok(d) = value.cast::<PyDict>() {
+        return map_to_av(d, depth);
+    }
+    if let Ok(l) = value.cast::<PyList>() {
+        return seq_to_av(py, l.iter(), depth);
+    }
+    if let Ok(t) = value.cast::<PyTuple>() {
+        return seq_to_av(py, t.iter(), depth);
+    }
+    if is_bytes_like(value) {
+        return av(py, intern!(py, "B"), to_bytes(value)?);
+    }
+    if value.is_instance_of::<PySet>() || value.is_instance_of::<PyFrozenSet>() {
+        return set_to_av(value);
+    }
+    Err(CoreError::validation(format!("cannot store a value of type {}", type_name(value))).into())
+}
+
+#[pyfunction]
+pub fn to_attribute_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    to_av(value, 0)
+}
+
+// ------------------------------------------------------------------------------------------
+// Reading
+
+fn invalid_number(text: &Bound<'_, PyAny>) -> PyErr {
+    let shown = text.repr().map(|r| r.to_string()).unwrap_or_default();
+    CoreError::validation(format!("invalid number text {shown}")).into()
+}
+
+/// `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?` — what DynamoDB number text may look like.
+pub fn is_number_text(t: &str) -> bool {
+    let b = t.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_digits = i - int_start;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_digits = i - s;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let s = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == s {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// `-?\d+`
+pub fn is_int_literal(t: &str) -> bool {
+    let digits = t.strip_prefix('-').unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The checked text of an `N` value.
+pub fn number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    let Ok(s) = text.cast::<PyString>() else {
+        return Err(invalid_number(text));
+    };
+    match s.to_str() {
+        Ok(t) if is_number_text(t) => Ok(t),
+        _ => Err(invalid_number(text)),
+    }
+}
+
+/// An integer from checked integer-literal text.
+pub fn int_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
+    if t.len() <= 18 {
+        if let Ok(n) = t.parse::<i64>() {
+            return Ok(n.into_pyobject(py)?.into_any());
+        }
+    }
+    py.get_type::<PyInt>().call1((t,))
+}
+
+/// `N` text as int (integer literal) or float.
+pub fn parse_n<'py>(text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = text.py();
+    let t = number_text(text)?;
+    if is_int_literal(t) {
+        return int_from_text(py, t);
+    }
+    float_from_text(py, t)
+}
+
+pub fn float_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
+    let x: f64 = t
+        .parse()
+        .map_err(|_| CoreError::validation(format!("invalid number text {t:?}")))?;
+    Ok(PyFloat::new(py, x).into_any())
+}
+
+pub fn decimal_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
+    decimal_type(py)?.call1((t,))
+}
+
+pub fn binary_from_av<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if v.is_exact_instance_of::<PyBytes>() {
+        return Ok(v.clone());
+    }
+    if v.is_instance_of::<PyByteArray>() || v.is_instance_of::<PyMemoryView>() {
+        return v.py().get_type::<PyBytes>().call1((v,));
+    }
+    Err(CoreError::validation("B value must be bytes").into())
+}
+
+/// The single `(tag, value)` of an AttributeValue dict.
+pub fn av_parts<'py>(
+    av: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyAny>)> {
+    if let Ok(d) = av.cast::<PyDict>() {
+        if d.len() == 1 {
+            if let Some((tag, value)) = d.iter().next() {
+                if let Ok(tag) = tag.cast_into::<PyString>() {
+                    return Ok((tag, value));
+                }
+            }
+        }
+    }
+    let shown = av.repr().map(|r| r.to_string()).unwrap_or_default();
+    Err(CoreError::validation(format!("not an AttributeValue: {shown}")).into())
+}
+
+fn list_of<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyList>> {
+    v.cast::<PyList>()
+        .map_err(|_| CoreError::validation(format!("{what} value must be a list")).into())
+}
+
+pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = av.py();
+    let (tag, v) = av_parts(av)?;
+    let tag = tag.to_str().unwrap_or("");
+    match tag {
+        "S" => {
+            if v.is_instance_of::<PyString>() {
+                Ok(v)
+            } else {
+                Err(CoreError::validation("S value must be a str").into())
+            }
+        }
+        "N" => parse_n(&v),
+        "BOOL" => {
+            if v.is_instance_of::<pyo3::types::PyBool>() {
+                Ok(v)
+            } else {
+                Err(CoreError::validation("BOOL value must be a bool").into())
+            }
+        }
+        "NULL" => Ok(py.None().into_bound(py)),
+        "M" => {
+            let Ok(m) = v.cast::<PyDict>() else {
+                return Err(CoreError::validation("M value must be a dict").into());
+            };
+            if depth >= MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let out = PyDict::new(py);
+            for (k, x) in m.iter() {
+                out.set_item(k, from_av(&x, depth + 1)?)?;
+            }
+            Ok(out.into_any())
+        }
+        "L" => {
+            let l = list_of(&v, "L")?;
+            if depth >= MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let mut out = Vec::with_capacity(l.len());
+            for x in l.iter() {
+                out.push(from_av(&x, depth + 1)?);
+            }
+            Ok(PyList::new(py, out)?.into_any())
+        }
+        "B" => binary_from_av(&v),
+        "SS" => {
+            let l = v.cast::<PyList>().ok().filter(|l| {
+                l.iter().all(|x| x.is_instance_of::<PyString>())
+            });
+            match l {
+                Some(l) => Ok(PySet::new(py, l.iter())?.into_any()),
+                None => Err(CoreError::validation("SS value must be a list of str").into()),
+            }
+        }
+        "NS" => {
+            let l = list_of(&v, "NS")?;
+            let mut out = Vec::with_capacity(l.len());
+            for x in l.iter() {
+                out.push(parse_n(&x)?);
+            }
+            Ok(PySet::new(py, out)?.into_any())
+        }
+        "BS" => {
+            let l = list_of(&v, "BS")?;
+            let mut out = Vec::with_capacity(l.len());
+            for x in l.iter() {
+                out.push(binary_from_av(&x)?);
+            }
+            Ok(PySet::new(py, out)?.into_any())
+        }
+        other => Err(CoreError::validation(format!("unknown AttributeValue type {other:?}")).into()),
+    }
+}
+
+#[pyfunction]
+pub fn from_attribute_value<'py>(av: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    from_av(av, 0)
+}

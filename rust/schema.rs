@@ -1,0 +1,916 @@
+//! `Schema`: a model compiled once into field kinds, key and index definitions, so that a
+//! whole item is built (and a whole item or page is read back) in one call across the
+//! Python/Rust boundary. Mirrors `dynamo_bao.core._pure.Schema` exactly.
+
+use std::collections::HashMap;
+
+use pyo3::exceptions::PyOverflowError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
+
+use crate::encode::{
+    datetime_ms, encode_value, n_text, number_of, FloatEncoding, IndexKind, Num,
+};
+use crate::errors::{with_field, CoreError};
+use crate::keys::{
+    bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant,
+    primary_id, primary_key, split_primary_id, SK_SEPARATOR,
+};
+use crate::marshal::{
+    av, av_parts, binary_from_av, decimal_from_text, float_from_text, from_av, is_bytes_like,
+    is_int_literal, number_text, to_av, to_bytes,
+};
+use crate::py_types::{epoch, text, timedelta_type, type_name};
+use crate::tenant::prefix_of;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum FieldKind {
+    String,
+    Integer,
+    Float,
+    Decimal,
+    Boolean,
+    Datetime,
+    Ttl,
+    Binary,
+    StringSet,
+    Map,
+    List,
+    Any,
+}
+
+impl FieldKind {
+    fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" => FieldKind::String,
+            "integer" => FieldKind::Integer,
+            "float" => FieldKind::Float,
+            "decimal" => FieldKind::Decimal,
+            "boolean" => FieldKind::Boolean,
+            "datetime" => FieldKind::Datetime,
+            "ttl" => FieldKind::Ttl,
+            "binary" => FieldKind::Binary,
+            "string_set" => FieldKind::StringSet,
+            "map" => FieldKind::Map,
+            "list" => FieldKind::List,
+            "any" => FieldKind::Any,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            FieldKind::String => "string",
+            FieldKind::Integer => "integer",
+            FieldKind::Float => "float",
+            FieldKind::Decimal => "decimal",
+            FieldKind::Boolean => "boolean",
+            FieldKind::Datetime => "datetime",
+            FieldKind::Ttl => "ttl",
+            FieldKind::Binary => "binary",
+            FieldKind::StringSet => "string_set",
+            FieldKind::Map => "map",
+            FieldKind::List => "list",
+            FieldKind::Any => "any",
+        }
+    }
+
+    /// The index encoding of this kind in keys; `None`: cannot be part of a key.
+    fn key_encoding(self) -> Option<IndexKind> {
+        match self {
+            FieldKind::String => Some(IndexKind::String),
+            FieldKind::Integer | FieldKind::Ttl => Some(IndexKind::Integer),
+            FieldKind::Float | FieldKind::Decimal => Some(IndexKind::Float),
+            FieldKind::Boolean => Some(IndexKind::Boolean),
+            FieldKind::Datetime => Some(IndexKind::Datetime),
+            _ => None,
+        }
+    }
+}
+
+struct Field {
+    name: Py<PyString>,
+    name_text: String,
+    kind: FieldKind,
+}
+
+struct IndexDef {
+    id: String,
+    pk: Option<usize>,
+    sk: Option<usize>,
+    pk_attr: Py<PyString>,
+    sk_attr: Py<PyString>,
+}
+
+#[pyclass(frozen, module = "dynamo_bao._native")]
+pub struct Schema {
+    model_name: String,
+    prefix: String,
+    fields: Vec<Field>,
+    by_name: HashMap<String, usize>,
+    partition_key: Option<usize>,
+    sort_key: Option<usize>,
+    indexes: Vec<IndexDef>,
+    iteration_buckets: u32,
+    float_encoding: FloatEncoding,
+}
+
+fn config(message: String) -> PyErr {
+    CoreError::config(message).into()
+}
+
+fn two_items<'py>(entry: &Bound<'py, PyAny>, n: usize) -> Option<Vec<Bound<'py, PyAny>>> {
+    if let Ok(t) = entry.cast::<PyTuple>() {
+        if t.len() == n {
+            return Some(t.iter().collect());
+        }
+    } else if let Ok(l) = entry.cast::<PyList>() {
+        if l.len() == n {
+            return Some(l.iter().collect());
+        }
+    }
+    None
+}
+
+/// Field values looked up once per call, in declaration order.
+type Values<'py> = Vec<Option<Bound<'py, PyAny>>>;
+
+impl Schema {
+    fn key_field(&self, name: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<usize>> {
+        if name.is_none() {
+            return Ok(None);
+        }
+        let index = name
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok())
+            .and_then(|s| self.by_name.get(s).copied());
+        let Some(i) = index else {
+            return Err(config(format!(
+                "{}: {what} {} is not a field",
+                self.model_name,
+                name.repr().map(|r| r.to_string()).unwrap_or_default()
+            )));
+        };
+        let field = &self.fields[i];
+        if field.kind.key_encoding().is_none() {
+            return Err(config(format!(
+                "{}: {what} '{}' is a {} field, which cannot be part of a key",
+                self.model_name,
+                field.name_text,
+                field.kind.name()
+            )));
+        }
+        Ok(Some(i))
+    }
+
+    fn field_error(&self, py: Python<'_>, err: PyErr, i: usize) -> PyErr {
+        with_field(py, err, &self.model_name, &self.fields[i].name_text)
+    }
+
+    /// The values of a dict, by field; unknown keys are a ValidationError.
+    fn lookup<'py>(&self, values: &Bound<'py, PyAny>) -> PyResult<Values<'py>> {
+        let Ok(dict) = values.cast::<PyDict>() else {
+            return Err(CoreError::validation(format!(
+                "{}: values must be a dict, got {}",
+                self.model_name,
+                type_name(values)
+            ))
+            .into());
+        };
+        let py = values.py();
+        let mut out = Vec::with_capacity(self.fields.len());
+        let mut found = 0;
+        for f in &self.fields {
+            let v = dict.get_item(f.name.bind(py))?;
+            if v.is_some() {
+                found += 1;
+            }
+            out.push(v);
+        }
+        if found != dict.len() {
+            for key in dict.keys() {
+                let known = key
+                    .cast::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok())
+                    .is_some_and(|s| self.by_name.contains_key(s));
+                if !known {
+                    let shown = key.repr().map(|r| r.to_string()).unwrap_or_default();
+                    return Err(CoreError {
+                        kind: crate::errors::Kind::Validation,
+                        message: format!("{}: unknown field {shown}", self.model_name),
+                        field: key.str().ok().map(|s| s.to_string()),
+                    }
+                    .into());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn key_text(&self, i: usize, value: &Bound<'_, PyAny>) -> PyResult<String> {
+        let kind = self.fields[i].kind.key_encoding().unwrap_or(IndexKind::String);
+        encode_value(kind, value, self.float_encoding)
+            .map_err(|e| self.field_error(value.py(), e, i))
+    }
+
+    fn required_key_text(
+        &self,
+        py: Python<'_>,
+        values: &Values<'_>,
+        field: Option<usize>,
+        what: &str,
+    ) -> PyResult<Option<String>> {
+        let Some(i) = field else {
+            return Ok(None);
+        };
+        match values[i].as_ref().filter(|v| !v.is_none()) {
+            Some(v) => self.key_text(i, v).map(Some),
+            None => Err(self.field_error(
+                py,
+                CoreError::validation(format!("the {what} needs a value")).into(),
+                i,
+            )),
+        }
+    }
+
+    fn primary_parts(
+        &self,
+        py: Python<'_>,
+        values: &Values<'_>,
+    ) -> PyResult<(Option<String>, Option<String>)> {
+        let pk = self.required_key_text(py, values, self.partition_key, "partition key")?;
+        let sk = self.required_key_text(py, values, self.sort_key, "sort key")?;
+        if let (Some(p), Some(i)) = (&pk, self.partition_key) {
+            if p.contains(SK_SEPARATOR) {
+                return Err(self.field_error(
+                    py,
+                    CoreError::validation(format!(
+                        "partition key value {p:?} must not contain '{SK_SEPARATOR}'"
+                    ))
+                    .into(),
+                    i,
+                ));
+            }
+        }
+        Ok((pk, sk))
+    }
+
+    fn key_dict<'py>(
+        &self,
+        py: Python<'py>,
+        out: &Bound<'py, PyDict>,
+        pk: Option<&str>,
+        sk: Option<&str>,
+        tenant: Option<&str>,
+    ) -> PyResult<()> {
+        let s = intern!(py, "S");
+        out.set_item(intern!(py, "_pk"), av(py, s, primary_key(tenant, &self.prefix, pk))?)?;
+        out.set_item(intern!(py, "_sk"), av(py, s, sk.unwrap_or(&self.prefix))?)?;
+        Ok(())
+    }
+
+    fn add_index_keys<'py>(
+        &self,
+        py: Python<'py>,
+        values: &Values<'py>,
+        tenant: Option<&str>,
+        out: &Bound<'py, PyDict>,
+    ) -> PyResult<()> {
+        let s = intern!(py, "S");
+        for index in &self.indexes {
+            let side = |f: Option<usize>| match f {
+                None => Some(None),
+                Some(i) => values[i].as_ref().filter(|v| !v.is_none()).map(Some),
+            };
+            // Sparse index: written only when both sides have a value.
+            let (Some(pk_value), Some(sk_value)) = (side(index.pk), side(index.sk)) else {
+                continue;
+            };
+            let pk_text = match (index.pk, pk_value) {
+                (Some(i), Some(v)) => self.key_text(i, v)?,
+                _ => self.prefix.clone(),
+            };
+            let sk_text = match (index.sk, sk_value) {
+                (Some(i), Some(v)) => self.key_text(i, v)?,
+                _ => self.prefix.clone(),
+            };
+            out.set_item(
+                index.pk_attr.bind(py),
+                av(py, s, gsi_key(tenant, &self.prefix, &index.id, &pk_text))?,
+            )?;
+            out.set_item(index.sk_attr.bind(py), av(py, s, sk_text)?)?;
+        }
+        Ok(())
+    }
+
+    fn add_iteration_keys<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        tenant: Option<&str>,
+        out: &Bound<'py, PyDict>,
+    ) -> PyResult<()> {
+        let s = intern!(py, "S");
+        let bucket = bucket_of(id, self.iteration_buckets);
+        out.set_item(
+            intern!(py, "_iter_pk"),
+            av(py, s, iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets))?,
+        )?;
+        out.set_item(intern!(py, "_iter_sk"), av(py, s, id)?)?;
+        Ok(())
+    }
+
+    /// Stored form of one field value; `None` when nothing is to be stored (empty set).
+    fn field_to_av<'py>(
+        &self,
+        i: usize,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let py = value.py();
+        self.field_to_av_inner(self.fields[i].kind, value)
+            .map_err(|e| self.field_error(py, e, i))
+    }
+
+    fn field_to_av_inner<'py>(
+        &self,
+        kind: FieldKind,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let py = value.py();
+        let wrong = |expected: &str| -> PyErr {
+            CoreError::validation(format!("expected {expected}, got {}", type_name(value))).into()
+        };
+        let n = |num: &Num| -> PyResult<Option<Bound<'py, PyDict>>> {
+            Ok(Some(av(py, intern!(py, "N"), n_text(num)?)?))
+        };
+        match kind {
+            FieldKind::String => {
+                if value.is_instance_of::<PyString>() {
+                    Ok(Some(av(py, intern!(py, "S"), value)?))
+                } else {
+                    Err(wrong("str"))
+                }
+            }
+            FieldKind::Integer => {
+                if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+                    return Err(wrong("int"));
+                }
+                match number_of(value)? {
+                    Some(num) => n(&num),
+                    None => Err(wrong("int")),
+                }
+            }
+            FieldKind::Float | FieldKind::Decimal => {
+                if value.is_instance_of::<PyBool>() {
+                    return Err(CoreError::validation("expected a number, got bool").into());
+                }
+                match number_of(value)? {
+                    Some(num) => n(&num),
+                    None => Err(CoreError::validation(format!(
+                        "expected a number, got {}",
+                        type_name(value)
+                    ))
+                    .into()),
+                }
+            }
+            FieldKind::Boolean => {
+                if value.is_instance_of::<PyBool>() {
+                    Ok(Some(av(py, intern!(py, "BOOL"), value)?))
+                } else {
+                    Err(wrong("bool"))
+                }
+            }
+            FieldKind::Datetime => n(&datetime_ms(value, "datetime")?),
+            FieldKind::Ttl => {
+                if value.is_instance(crate::py_types::datetime_type(py)?)? {
+                    let ms = datetime_ms(value, "datetime")?;
+                    let secs = match ms {
+                        Num::Int(m) => Num::Int(m.div_euclid(1000)),
+                        _ => return Err(CoreError::validation("datetime is out of range").into()),
+                    };
+                    return n(&secs);
+                }
+                if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
+                    return match number_of(value)? {
+                        Some(num) => n(&num),
+                        None => Err(wrong("int")),
+                    };
+                }
+                Err(CoreError::validation(format!(
+                    "expected an aware datetime or epoch seconds (int), got {}",
+                    type_name(value)
+                ))
+                .into())
+            }
+            FieldKind::Binary => {
+                if is_bytes_like(value) {
+                    Ok(Some(av(py, intern!(py, "B"), to_bytes(value)?)?))
+                } else {
+                    Err(wrong("bytes"))
+                }
+            }
+            FieldKind::StringSet => string_set_to_av(value),
+            FieldKind::Map => {
+                if value.is_instance_of::<PyDict>() {
+                    Ok(Some(to_av(value, 0)?))
+                } else {
+                    Err(wrong("dict"))
+                }
+            }
+            FieldKind::List => {
+                if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+                    Ok(Some(to_av(value, 0)?))
+                } else {
+                    Err(wrong("list"))
+                }
+            }
+            FieldKind::Any => Ok(Some(to_av(value, 0)?)),
+        }
+    }
+
+    fn field_from_av<'py>(&self, i: usize, item_av: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = item_av.py();
+        self.field_from_av_inner(self.fields[i].kind, item_av)
+            .map_err(|e| self.field_error(py, e, i))
+    }
+
+    fn field_from_av_inner<'py>(
+        &self,
+        kind: FieldKind,
+        item_av: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = item_av.py();
+        let (tag_obj, v) = av_parts(item_av)?;
+        let tag = tag_obj.to_str().unwrap_or("");
+        if tag == "NULL" {
+            return Ok(py.None().into_bound(py));
+        }
+        match (kind, tag) {
+            (FieldKind::String, "S") if v.is_instance_of::<PyString>() => return Ok(v),
+            (FieldKind::Integer, "N") => {
+                let t = number_text(&v)?;
+                if is_int_literal(t) {
+                    return crate::marshal::int_from_text(py, t);
+                }
+                return Err(CoreError::validation(format!(
+                    "stored number {t:?} is not an integer"
+                ))
+                .into());
+            }
+            (FieldKind::Float, "N") => return float_from_text(py, number_text(&v)?),
+            (FieldKind::Decimal, "N") => return decimal_from_text(py, number_text(&v)?),
+            (FieldKind::Boolean, "BOOL") if v.is_instance_of::<PyBool>() => return Ok(v),
+            (FieldKind::Datetime | FieldKind::Ttl, "N") => {
+                let t = number_text(&v)?;
+                if !is_int_literal(t) {
+                    return Err(CoreError::validation(format!(
+                        "stored timestamp {t:?} is not an integer"
+                    ))
+                    .into());
+                }
+                let n = crate::marshal::int_from_text(py, t)?;
+                let delta = if kind == FieldKind::Datetime {
+                    timedelta_type(py)?.call1((0, 0, 0, n))
+                } else {
+                    timedelta_type(py)?.call1((0, n))
+                };
+                let result = delta.and_then(|d| epoch(py)?.add(d));
+                return result.map_err(|e| {
+                    if e.is_instance_of::<PyOverflowError>(py) {
+                        CoreError::validation(format!("stored timestamp {t:?} is out of range"))
+                            .into()
+                    } else {
+                        e
+                    }
+                });
+            }
+            (FieldKind::Binary, "B") => return binary_from_av(&v),
+            (FieldKind::StringSet, "SS") | (FieldKind::Map, "M") | (FieldKind::List, "L") => {
+                return from_av(item_av, 0)
+            }
+            (FieldKind::Any, _) => return from_av(item_av, 0),
+            _ => {}
+        }
+        Err(CoreError::validation(format!(
+            "stored attribute of type {tag} does not fit a {} field",
+            kind.name()
+        ))
+        .into())
+    }
+
+    fn from_item_dict<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let py = item.py();
+        let Ok(item) = item.cast::<PyDict>() else {
+            return Err(CoreError::validation(format!(
+                "{}: an item must be a dict, got {}",
+                self.model_name,
+                type_name(item)
+            ))
+            .into());
+        };
+        let out = PyDict::new(py);
+        for (i, f) in self.fields.iter().enumerate() {
+            let name = f.name.bind(py);
+            if let Some(a) = item.get_item(name)? {
+                if !a.is_none() {
+                    out.set_item(name, self.field_from_av(i, &a)?)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn string_set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = value.py();
+    let is_set = value.is_instance_of::<PySet>() || value.is_instance_of::<PyFrozenSet>();
+    let is_seq = value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>();
+    if !is_set && !is_seq {
+        return Err(CoreError::validation(format!(
+            "expected a set of str, got {}",
+            type_name(value)
+        ))
+        .into());
+    }
+    let members: Vec<Bound<'py, PyAny>> = value.try_iter()?.collect::<PyResult<_>>()?;
+    for m in &members {
+        if !m.is_instance_of::<PyString>() {
+            return Err(CoreError::validation(format!(
+                "set members must be str, got {}",
+                type_name(m)
+            ))
+            .into());
+        }
+    }
+    let members = if is_set {
+        members
+    } else {
+        // A list keeps its order (first occurrence wins), as DynamoBao does.
+        let seen = PySet::empty(py)?;
+        let mut unique = Vec::with_capacity(members.len());
+        for m in members {
+            if !seen.contains(&m)? {
+                seen.add(&m)?;
+                unique.push(m);
+            }
+        }
+        unique
+    };
+    if members.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(av(py, intern!(py, "SS"), PyList::new(py, members)?)?))
+}
+
+#[pymethods]
+impl Schema {
+    #[new]
+    #[pyo3(signature = (model_name, prefix, fields, partition_key, sort_key = None, indexes = None, iteration_buckets = None, float_encoding = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        model_name: &Bound<'_, PyAny>,
+        prefix: &Bound<'_, PyAny>,
+        fields: &Bound<'_, PyAny>,
+        partition_key: &Bound<'_, PyAny>,
+        sort_key: Option<&Bound<'_, PyAny>>,
+        indexes: Option<&Bound<'_, PyAny>>,
+        iteration_buckets: Option<&Bound<'_, PyAny>>,
+        float_encoding: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let model_name = model_name
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| s.to_str().ok())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| config("invalid model name".to_owned()))?;
+        let prefix = prefix_of(prefix)?;
+        let float_encoding = match float_encoding {
+            Some(f) => FloatEncoding::parse(f)?,
+            None => FloatEncoding::Sortable,
+        };
+        let mut schema = Schema {
+            model_name,
+            prefix,
+            fields: Vec::new(),
+            by_name: HashMap::new(),
+            partition_key: None,
+            sort_key: None,
+            indexes: Vec::new(),
+            iteration_buckets: 0,
+            float_encoding,
+        };
+        let model = schema.model_name.clone();
+        for entry in fields.try_iter().map_err(|_| config(format!("{model}: fields must be (name, kind) pairs")))? {
+            let entry = entry?;
+            let Some(pair) = two_items(&entry, 2) else {
+                return Err(config(format!("{model}: fields must be (name, kind) pairs")));
+            };
+            let name = pair[0]
+                .cast::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok())
+                .filter(|s| !s.is_empty() && !s.starts_with('_'))
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    config(format!(
+                        "{model}: invalid field name (names starting with _ are reserved)"
+                    ))
+                })?;
+            let kind = pair[1]
+                .cast::<PyString>()
+                .ok()
+                .and_then(|s| s.to_str().ok())
+                .and_then(FieldKind::parse)
+                .ok_or_else(|| config(format!("{model}.{name}: unknown field kind")))?;
+            if schema.by_name.contains_key(&name) {
+                return Err(config(format!("{model}: duplicate field '{name}'")));
+            }
+            schema.by_name.insert(name.clone(), schema.fields.len());
+            schema.fields.push(Field {
+                name: PyString::intern(py, &name).unbind(),
+                name_text: name,
+                kind,
+            });
+        }
+        let sort_key_none = sort_key.is_none_or(|s| s.is_none());
+        if partition_key.is_none() && sort_key_none {
+            return Err(config(format!(
+                "{model}: partition key and sort key cannot both be the model prefix"
+            )));
+        }
+        schema.partition_key = schema.key_field(partition_key, "partition key")?;
+        schema.sort_key = match sort_key {
+            Some(s) => schema.key_field(s, "sort key")?,
+            None => None,
+        };
+        if let Some(indexes) = indexes.filter(|i| !i.is_none()) {
+            let mut seen: Vec<String> = Vec::new();
+            let bad = || config(format!("{model}: indexes must be (index_id, pk, sk) triples"));
+            for entry in indexes.try_iter().map_err(|_| bad())? {
+                let entry = entry?;
+                let Some(triple) = two_items(&entry, 3) else {
+                    return Err(bad());
+                };
+                let id = triple[0]
+                    .cast::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok())
+                    .map(str::to_owned)
+                    .unwrap_or_default();
+                check_index_id(&id).map_err(|e| config(format!("{model}: {}", e.message)))?;
+                if seen.contains(&id) {
+                    return Err(config(format!("{model}: index id {id} used twice")));
+                }
+                seen.push(id.clone());
+                let pk = schema.key_field(&triple[1], &format!("index {id} partition key"))?;
+                let sk = schema.key_field(&triple[2], &format!("index {id} sort key"))?;
+                schema.indexes.push(IndexDef {
+                    pk_attr: PyString::intern(py, &format!("_{id}_pk")).unbind(),
+                    sk_attr: PyString::intern(py, &format!("_{id}_sk")).unbind(),
+                    id,
+                    pk,
+                    sk,
+                });
+            }
+        }
+        if let Some(b) = iteration_buckets.filter(|b| !b.is_none()) {
+            let n = if b.is_instance_of::<PyBool>() || !b.is_instance_of::<PyInt>() {
+                None
+            } else {
+                b.extract::<i64>().ok()
+            };
+            schema.iteration_buckets = match n {
+                Some(0) => 0,
+                Some(n) => check_buckets(n)?,
+                None => {
+                    return Err(config(format!(
+                        "iteration buckets must be an int between 1 and 1000, got {}",
+                        type_name(b)
+                    )))
+                }
+            };
+        }
+        Ok(schema)
+    }
+
+    #[getter]
+    fn model_name(&self) -> &str {
+        &self.model_name
+    }
+
+    #[getter]
+    fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    #[getter]
+    fn field_names<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.fields.iter().map(|f| f.name.bind(py)))
+    }
+
+    #[getter]
+    fn partition_key(&self) -> Option<&str> {
+        self.partition_key.map(|i| self.fields[i].name_text.as_str())
+    }
+
+    #[getter]
+    fn sort_key(&self) -> Option<&str> {
+        self.sort_key.map(|i| self.fields[i].name_text.as_str())
+    }
+
+    #[getter]
+    fn indexes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let name = |f: Option<usize>| f.map(|i| self.fields[i].name_text.clone());
+        let items: Vec<(String, Option<String>, Option<String>)> = self
+            .indexes
+            .iter()
+            .map(|x| (x.id.clone(), name(x.pk), name(x.sk)))
+            .collect();
+        PyTuple::new(py, items)
+    }
+
+    #[getter]
+    fn iteration_buckets(&self) -> u32 {
+        self.iteration_buckets
+    }
+
+    #[getter]
+    fn float_encoding(&self) -> &'static str {
+        self.float_encoding.name()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<Schema {} prefix='{}' fields={}>",
+            self.model_name,
+            self.prefix,
+            self.fields.len()
+        )
+    }
+
+    /// The whole item: stored fields (None and empty sets omitted), keys, GSI keys (where
+    /// both sides have a value) and iteration keys.
+    fn to_item<'py>(
+        &self,
+        values: &Bound<'py, PyAny>,
+        tenant: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = values.py();
+        let vals = self.lookup(values)?;
+        let tenant = optional_tenant(tenant)?;
+        let tenant = tenant.as_deref();
+        let (pk, sk) = self.primary_parts(py, &vals)?;
+        let item = PyDict::new(py);
+        self.key_dict(py, &item, pk.as_deref(), sk.as_deref(), tenant)?;
+        for (i, v) in vals.iter().enumerate() {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_none()) {
+                if let Some(a) = self.field_to_av(i, v)? {
+                    item.set_item(self.fields[i].name.bind(py), a)?;
+                }
+            }
+        }
+        self.add_index_keys(py, &vals, tenant, &item)?;
+        if self.iteration_buckets > 0 {
+            let id = primary_id(pk.as_deref(), sk.as_deref());
+            self.add_iteration_keys(py, &id, tenant, &item)?;
+        }
+        Ok(item)
+    }
+
+    /// Stored form of the given fields only (`None` → `{"NULL": True}`).
+    fn marshal_fields<'py>(&self, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let py = values.py();
+        self.lookup(values)?;
+        let out = PyDict::new(py);
+        let dict = values.cast::<PyDict>()?;
+        for (k, v) in dict.iter() {
+            let i = self.by_name[k.cast::<PyString>()?.to_str()?];
+            let a = if v.is_none() {
+                None
+            } else {
+                self.field_to_av(i, &v)?
+            };
+            let a = match a {
+                Some(a) => a,
+                None => av(py, intern!(py, "NULL"), true)?,
+            };
+            out.set_item(k, a)?;
+        }
+        Ok(out)
+    }
+
+    /// The public id of the item these values describe.
+    fn primary_id(&self, values: &Bound<'_, PyAny>) -> PyResult<String> {
+        let vals = self.lookup(values)?;
+        let (pk, sk) = self.primary_parts(values.py(), &vals)?;
+        Ok(primary_id(pk.as_deref(), sk.as_deref()))
+    }
+
+    /// `{"_pk": ..., "_sk": ...}` of the item these values describe.
+    fn key<'py>(
+        &self,
+        values: &Bound<'py, PyAny>,
+        tenant: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = values.py();
+        let vals = self.lookup(values)?;
+        let tenant = optional_tenant(tenant)?;
+        let (pk, sk) = self.primary_parts(py, &vals)?;
+        let out = PyDict::new(py);
+        self.key_dict(py, &out, pk.as_deref(), sk.as_deref(), tenant.as_deref())?;
+        Ok(out)
+    }
+
+    /// `{"_pk": ..., "_sk": ...}` of the item with this primary id.
+    fn key_from_id<'py>(
+        &self,
+        primary_id: &Bound<'py, PyAny>,
+        tenant: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = primary_id.py();
+        let tenant = optional_tenant(tenant)?;
+        let id = crate::keys::key_value(primary_id, "primary id")?;
+        let out = PyDict::new(py);
+        if self.partition_key.is_none() {
+            self.key_dict(py, &out, None, Some(id), tenant.as_deref())?;
+        } else {
+            let (pk, sk) = split_primary_id(id, self.sort_key.is_some())?;
+            self.key_dict(py, &out, Some(pk), sk, tenant.as_deref())?;
+        }
+        Ok(out)
+    }
+
+    /// GSI keys computable from the values (both sides present) and iteration keys.
+    fn index_keys<'py>(
+        &self,
+        values: &Bound<'py, PyAny>,
+        tenant: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let py = values.py();
+        let vals = self.lookup(values)?;
+        let tenant = optional_tenant(tenant)?;
+        let out = PyDict::new(py);
+        self.add_index_keys(py, &vals, tenant.as_deref(), &out)?;
+        if self.iteration_buckets > 0 {
+            let (pk, sk) = self.primary_parts(py, &vals)?;
+            let id = primary_id(pk.as_deref(), sk.as_deref());
+            self.add_iteration_keys(py, &id, tenant.as_deref(), &out)?;
+        }
+        Ok(out)
+    }
+
+    /// Field values of a stored item; attributes that are not fields are ignored.
+    fn from_item<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.from_item_dict(item)
+    }
+
+    /// `from_item` over a whole page of items.
+    fn from_items<'py>(&self, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = items.py();
+        let Ok(items) = items.cast::<PyList>() else {
+            return Err(CoreError::validation(format!(
+                "{}: items must be a list, got {}",
+                self.model_name,
+                type_name(items)
+            ))
+            .into());
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items.iter() {
+            out.push(self.from_item_dict(&item)?);
+        }
+        PyList::new(py, out)
+    }
+
+    /// `value` encoded as field `field` is in keys (for key conditions).
+    fn encode_key_value(&self, field: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<String> {
+        let index = field
+            .cast::<PyString>()
+            .ok()
+            .and_then(|s| text(s, "field").ok())
+            .and_then(|s| self.by_name.get(s).copied());
+        let Some(i) = index else {
+            return Err(CoreError::validation(format!(
+                "{}: unknown field {}",
+                self.model_name,
+                field.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+            .into());
+        };
+        if self.fields[i].kind.key_encoding().is_none() {
+            return Err(CoreError::validation(format!(
+                "{}.{}: a {} field cannot be part of a key",
+                self.model_name,
+                self.fields[i].name_text,
+                self.fields[i].kind.name()
+            ))
+            .into());
+        }
+        self.key_text(i, value)
+    }
+}

@@ -64,11 +64,9 @@ pub fn number_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Num>> {
 pub fn number_or_err(obj: &Bound<'_, PyAny>) -> PyResult<Num> {
     match number_of(obj)? {
         Some(n) => Ok(n),
-        None => Err(CoreError::validation(format!(
-            "expected a number, got {}",
-            type_name(obj)
-        ))
-        .into()),
+        None => {
+            Err(CoreError::validation(format!("expected a number, got {}", type_name(obj))).into())
+        }
     }
 }
 
@@ -262,10 +260,7 @@ fn parts_of(num: &Num) -> CoreResult<Option<Parts>> {
 // Index encodings
 
 fn nines(digits: &str) -> String {
-    digits
-        .bytes()
-        .map(|b| (b'9' + b'0' - b) as char)
-        .collect()
+    digits.bytes().map(|b| (b'9' + b'0' - b) as char).collect()
 }
 
 const TEN_POW_20: i128 = 100_000_000_000_000_000_000;
@@ -397,7 +392,8 @@ fn float_21_digits(x: f64) -> (String, i64) {
     let probe = format!("{x:.40e}");
     let (mant, _) = probe.split_once('e').unwrap_or((&probe, "0"));
     let probe_digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let maybe_tie = probe_digits.as_bytes()[21] == b'5' && probe_digits[22..].bytes().all(|b| b == b'0');
+    let maybe_tie =
+        probe_digits.as_bytes()[21] == b'5' && probe_digits[22..].bytes().all(|b| b == b'0');
     if maybe_tie {
         // A double's exact expansion has at most 767 significant digits.
         let exact = format!("{x:.1100e}");

@@ -25,13 +25,25 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn validation(message: impl Into<String>) -> Self {
-        CoreError { kind: Kind::Validation, message: message.into(), field: None }
+        CoreError {
+            kind: Kind::Validation,
+            message: message.into(),
+            field: None,
+        }
     }
     pub fn tenant(message: impl Into<String>) -> Self {
-        CoreError { kind: Kind::InvalidTenant, message: message.into(), field: None }
+        CoreError {
+            kind: Kind::InvalidTenant,
+            message: message.into(),
+            field: None,
+        }
     }
     pub fn config(message: impl Into<String>) -> Self {
-        CoreError { kind: Kind::Configuration, message: message.into(), field: None }
+        CoreError {
+            kind: Kind::Configuration,
+            message: message.into(),
+            field: None,
+        }
     }
 }
 
@@ -75,7 +87,11 @@ pub fn with_field(py: Python<'_>, err: PyErr, model: &str, field: &str) -> PyErr
     if !err.matches(py, &cls).unwrap_or(false) {
         return err;
     }
-    let message = err.value(py).str().map(|s| s.to_string()).unwrap_or_default();
+    let message = err
+        .value(py)
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     CoreError {
         kind: Kind::Validation,
         message: format!("{model}.{field}: {message}"),

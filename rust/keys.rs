@@ -285,18 +285,19 @@ pub fn format_iteration_key(
     let bucket = match strict_int(bucket) {
         Some(b) if (0..buckets as i64).contains(&b) => b as u32,
         _ => {
-            return Err(CoreError::validation(format!(
-                "bucket is out of range 0..{}",
-                buckets - 1
-            ))
-            .into())
+            return Err(
+                CoreError::validation(format!("bucket is out of range 0..{}", buckets - 1)).into(),
+            )
         }
     };
     Ok(iteration_key(tenant.as_deref(), &prefix, bucket, buckets))
 }
 
 #[pyfunction]
-pub fn iteration_bucket(primary_id: &Bound<'_, PyAny>, buckets: &Bound<'_, PyAny>) -> PyResult<u32> {
+pub fn iteration_bucket(
+    primary_id: &Bound<'_, PyAny>,
+    buckets: &Bound<'_, PyAny>,
+) -> PyResult<u32> {
     let Ok(s) = primary_id.cast::<PyString>() else {
         return Err(CoreError::validation(format!(
             "primary id must be a str, got {}",
@@ -317,10 +318,9 @@ pub fn format_primary_id(
     let pk = pk.filter(|v| !v.is_none());
     let sk = sk.filter(|v| !v.is_none());
     if pk.is_none() && sk.is_none() {
-        return Err(CoreError::validation(
-            "a primary id needs a partition or a sort key value",
-        )
-        .into());
+        return Err(
+            CoreError::validation("a primary id needs a partition or a sort key value").into(),
+        );
     }
     let pk = match pk {
         Some(p) => {

@@ -370,9 +370,10 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
         }
         "B" => binary_from_av(&v),
         "SS" => {
-            let l = v.cast::<PyList>().ok().filter(|l| {
-                l.iter().all(|x| x.is_instance_of::<PyString>())
-            });
+            let l = v
+                .cast::<PyList>()
+                .ok()
+                .filter(|l| l.iter().all(|x| x.is_instance_of::<PyString>()));
             match l {
                 Some(l) => Ok(PySet::new(py, l.iter())?.into_any()),
                 None => Err(CoreError::validation("SS value must be a list of str").into()),
@@ -394,7 +395,9 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
             }
             Ok(PySet::new(py, out)?.into_any())
         }
-        other => Err(CoreError::validation(format!("unknown AttributeValue type {other:?}")).into()),
+        other => {
+            Err(CoreError::validation(format!("unknown AttributeValue type {other:?}")).into())
+        }
     }
 }
 

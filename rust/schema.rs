@@ -9,13 +9,11 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use crate::encode::{
-    datetime_ms, encode_value, n_text, number_of, FloatEncoding, IndexKind, Num,
-};
+use crate::encode::{datetime_ms, encode_value, n_text, number_of, FloatEncoding, IndexKind, Num};
 use crate::errors::{with_field, CoreError};
 use crate::keys::{
-    bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant,
-    primary_id, primary_key, split_primary_id, SK_SEPARATOR,
+    bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant, primary_id,
+    primary_key, split_primary_id, SK_SEPARATOR,
 };
 use crate::marshal::{
     av, av_parts, binary_from_av, decimal_from_text, float_from_text, from_av, is_bytes_like,
@@ -211,7 +209,10 @@ impl Schema {
     }
 
     fn key_text(&self, i: usize, value: &Bound<'_, PyAny>) -> PyResult<String> {
-        let kind = self.fields[i].kind.key_encoding().unwrap_or(IndexKind::String);
+        let kind = self.fields[i]
+            .kind
+            .key_encoding()
+            .unwrap_or(IndexKind::String);
         encode_value(kind, value, self.float_encoding)
             .map_err(|e| self.field_error(value.py(), e, i))
     }
@@ -267,7 +268,10 @@ impl Schema {
         tenant: Option<&str>,
     ) -> PyResult<()> {
         let s = intern!(py, "S");
-        out.set_item(intern!(py, "_pk"), av(py, s, primary_key(tenant, &self.prefix, pk))?)?;
+        out.set_item(
+            intern!(py, "_pk"),
+            av(py, s, primary_key(tenant, &self.prefix, pk))?,
+        )?;
         out.set_item(intern!(py, "_sk"), av(py, s, sk.unwrap_or(&self.prefix))?)?;
         Ok(())
     }
@@ -317,7 +321,11 @@ impl Schema {
         let bucket = bucket_of(id, self.iteration_buckets);
         out.set_item(
             intern!(py, "_iter_pk"),
-            av(py, s, iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets))?,
+            av(
+                py,
+                s,
+                iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets),
+            )?,
         )?;
         out.set_item(intern!(py, "_iter_sk"), av(py, s, id)?)?;
         Ok(())
@@ -431,7 +439,11 @@ impl Schema {
         }
     }
 
-    fn field_from_av<'py>(&self, i: usize, item_av: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn field_from_av<'py>(
+        &self,
+        i: usize,
+        item_av: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = item_av.py();
         self.field_from_av_inner(self.fields[i].kind, item_av)
             .map_err(|e| self.field_error(py, e, i))
@@ -501,7 +513,7 @@ impl Schema {
         .into())
     }
 
-    fn from_item_dict<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    fn item_values<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = item.py();
         let Ok(item) = item.cast::<PyDict>() else {
             return Err(CoreError::validation(format!(
@@ -605,10 +617,15 @@ impl Schema {
             float_encoding,
         };
         let model = schema.model_name.clone();
-        for entry in fields.try_iter().map_err(|_| config(format!("{model}: fields must be (name, kind) pairs")))? {
+        for entry in fields
+            .try_iter()
+            .map_err(|_| config(format!("{model}: fields must be (name, kind) pairs")))?
+        {
             let entry = entry?;
             let Some(pair) = two_items(&entry, 2) else {
-                return Err(config(format!("{model}: fields must be (name, kind) pairs")));
+                return Err(config(format!(
+                    "{model}: fields must be (name, kind) pairs"
+                )));
             };
             let name = pair[0]
                 .cast::<PyString>()
@@ -650,7 +667,11 @@ impl Schema {
         };
         if let Some(indexes) = indexes.filter(|i| !i.is_none()) {
             let mut seen: Vec<String> = Vec::new();
-            let bad = || config(format!("{model}: indexes must be (index_id, pk, sk) triples"));
+            let bad = || {
+                config(format!(
+                    "{model}: indexes must be (index_id, pk, sk) triples"
+                ))
+            };
             for entry in indexes.try_iter().map_err(|_| bad())? {
                 let entry = entry?;
                 let Some(triple) = two_items(&entry, 3) else {
@@ -715,7 +736,8 @@ impl Schema {
 
     #[getter]
     fn partition_key(&self) -> Option<&str> {
-        self.partition_key.map(|i| self.fields[i].name_text.as_str())
+        self.partition_key
+            .map(|i| self.fields[i].name_text.as_str())
     }
 
     #[getter]
@@ -865,12 +887,14 @@ impl Schema {
     }
 
     /// Field values of a stored item; attributes that are not fields are ignored.
-    fn from_item<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-        self.from_item_dict(item)
+    #[pyo3(name = "from_item")]
+    fn read_item<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        self.item_values(item)
     }
 
     /// `from_item` over a whole page of items.
-    fn from_items<'py>(&self, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(name = "from_items")]
+    fn read_items<'py>(&self, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let py = items.py();
         let Ok(items) = items.cast::<PyList>() else {
             return Err(CoreError::validation(format!(
@@ -882,13 +906,17 @@ impl Schema {
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items.iter() {
-            out.push(self.from_item_dict(&item)?);
+            out.push(self.item_values(&item)?);
         }
         PyList::new(py, out)
     }
 
     /// `value` encoded as field `field` is in keys (for key conditions).
-    fn encode_key_value(&self, field: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    fn encode_key_value(
+        &self,
+        field: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
         let index = field
             .cast::<PyString>()
             .ok()

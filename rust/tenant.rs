@@ -30,7 +30,9 @@ pub fn check_prefix(prefix: &str) -> CoreResult<()> {
     let bytes = prefix.as_bytes();
     let ok = !bytes.is_empty()
         && bytes.len() <= 10
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_');
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
     if ok {
         Ok(())
     } else {
@@ -47,15 +49,15 @@ pub fn py_repr_str(s: &str) -> String {
 }
 
 /// The tenant id of a Python object (`str`), validated.
-pub fn tenant_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<String> {
+pub fn tenant_of(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     let Ok(s) = obj.cast::<PyString>() else {
-        return Err(CoreError::tenant(format!(
-            "tenant id must be a str, got {}",
-            type_name(obj)
-        ))
-        .into());
+        return Err(
+            CoreError::tenant(format!("tenant id must be a str, got {}", type_name(obj))).into(),
+        );
     };
-    let text = s.to_str().map_err(|_| CoreError::tenant("invalid tenant id (not valid text)"))?;
+    let text = s
+        .to_str()
+        .map_err(|_| CoreError::tenant("invalid tenant id (not valid text)"))?;
     check_tenant(text)?;
     Ok(text.to_owned())
 }

@@ -1,0 +1,425 @@
+"""Everything that talks to DynamoDB: the only module that calls boto3/botocore.
+
+Keeping AWS I/O in one place keeps the rest of the library pure (keys and items are built by the
+core, this module sends them) and gives one spot where botocore's exceptions become
+:mod:`dynamo_bao.exceptions` classes, always chained with ``raise ... from err``.
+
+Clients are boto3's low-level ``dynamodb`` client: items travel in AttributeValue form, which is
+what the core produces, so nothing is converted twice. Parameter validation is off because the core
+already builds well-formed requests and botocore's validation costs time on every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions as bexc
+import botocore.session
+from botocore.config import Config
+
+from . import table as table_def
+from .exceptions import BaoError, ConditionalError, ConfigurationError
+
+__all__ = [
+    "AWS_ERRORS",
+    "LOCAL_REGION",
+    "DEFAULT_TIMEOUT",
+    "is_local_endpoint",
+    "make_client",
+    "translate_error",
+    "aws_errors",
+    "describe_table",
+    "table_exists",
+    "wait_for_table",
+    "create_table",
+    "update_table",
+    "delete_table",
+    "ensure_ttl",
+    "put_item",
+    "scan_items",
+]
+
+#: Region used for local endpoints when none is configured (local servers ignore it).
+LOCAL_REGION = "us-east-1"
+#: Dummy credentials for local endpoints. Letters and digits only: DynamoDB Local rejects others.
+_LOCAL_ACCESS_KEY = "dynamobaolocal"
+_LOCAL_SECRET_KEY = "dynamobaolocal"
+
+#: The botocore exception types callers outside this module may need to catch (e.g. the CLI).
+AWS_ERRORS: tuple[type[Exception], ...] = (bexc.BotoCoreError, bexc.ClientError)
+
+#: Default bound, in seconds, on waiting for a table or index to become ACTIVE or to disappear.
+DEFAULT_TIMEOUT = 300.0
+
+_AUTH_ERROR_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "AccessDeniedException",
+        "MissingAuthenticationTokenException",
+        "IncompleteSignatureException",
+    }
+)
+
+
+def is_local_endpoint(endpoint_url: str | None) -> bool:
+    """True for an endpoint on this machine (loopback address or ``localhost``)."""
+    if not endpoint_url:
+        return False
+    try:
+        host = urlsplit(endpoint_url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def make_client(
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    *,
+    config: Config | None = None,
+    **kw: Any,
+) -> Any:
+    """A boto3 low-level ``dynamodb`` client with the library's settings.
+
+    Without ``endpoint_url`` (production) boto3's normal region and credential chain applies. For
+    a local endpoint (127.0.0.1 / localhost) the region defaults to ``us-east-1`` and, when the
+    chain finds no credentials, dummy ones are given to this client only (``os.environ`` is never
+    touched); the EC2 metadata lookup is skipped there, so a machine without AWS setup does not
+    stall.
+    ``config`` is merged over the defaults; other keyword arguments go to ``boto3 ... client()``.
+    """
+    base = Config(parameter_validation=False, retries={"mode": "standard"})
+    if config is not None:
+        base = base.merge(config)
+    try:
+        if is_local_endpoint(endpoint_url):
+            return _make_local_client(region, endpoint_url, base, kw)
+        session = boto3.session.Session(region_name=region)
+        return session.client("dynamodb", endpoint_url=endpoint_url, config=base, **kw)
+    except (bexc.BotoCoreError, bexc.ClientError) as err:
+        raise translate_error(
+            err, "creating the DynamoDB client", endpoint_url=endpoint_url
+        ) from err
+    except ValueError as err:  # botocore: "Invalid endpoint: ..."
+        raise ConfigurationError(
+            f"invalid DynamoDB endpoint {endpoint_url!r}: {_one_line(err)}"
+        ) from err
+
+
+def _make_local_client(
+    region: str | None, endpoint_url: str | None, config: Config, kw: dict[str, Any]
+) -> Any:
+    core_session = botocore.session.Session()
+    session = boto3.session.Session(botocore_session=core_session, region_name=region)
+    if "aws_access_key_id" not in kw:
+        resolver = core_session.get_component("credential_provider")
+        with contextlib.suppress(Exception):
+            resolver.remove("iam-role")  # instance metadata: a network call, pointless locally
+        try:
+            credentials = core_session.get_credentials()
+        except bexc.BotoCoreError:
+            credentials = None  # broken profile: a local server does not check credentials anyway
+        if credentials is None:
+            kw = {
+                **kw,
+                "aws_access_key_id": _LOCAL_ACCESS_KEY,
+                "aws_secret_access_key": _LOCAL_SECRET_KEY,
+            }
+    if "region_name" not in kw:
+        kw = {**kw, "region_name": region or session.region_name or LOCAL_REGION}
+    return session.client("dynamodb", endpoint_url=endpoint_url, config=config, **kw)
+
+
+def translate_error(
+    err: Exception,
+    action: str,
+    *,
+    table: str | None = None,
+    endpoint_url: str | None = None,
+) -> BaoError:
+    """The dynamo-bao exception for a botocore error (the caller raises it ``from err``).
+
+    Missing region/credentials, an unreachable endpoint, rejected credentials and a missing table
+    are :class:`ConfigurationError` (the fix is a setting); a failed condition is
+    :class:`ConditionalError`; anything else is :class:`BaoError`. Messages are one line.
+    """
+    if isinstance(err, BaoError):
+        return err
+    if isinstance(err, bexc.ClientError):
+        error = err.response.get("Error", {}) if isinstance(err.response, dict) else {}
+        code = str(error.get("Code", "") or "")
+        message = _one_line(error.get("Message", "") or err)
+        if code == "ResourceNotFoundException":
+            if table is not None:
+                return ConfigurationError(f"{action}: table {table!r} does not exist")
+            return ConfigurationError(f"{action}: {message or 'resource not found'}")
+        if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            return ConditionalError(f"{action}: {message or code}")
+        if code in _AUTH_ERROR_CODES:
+            return ConfigurationError(f"{action}: AWS rejected the credentials ({code}): {message}")
+        return BaoError(f"{action} failed ({code or 'error'}): {message}")
+    if isinstance(err, bexc.NoRegionError):
+        return ConfigurationError(
+            "no AWS region configured: pass a region (--region / region=) or set AWS_REGION"
+        )
+    if isinstance(err, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
+        return ConfigurationError(
+            "no usable AWS credentials found: configure them as for any boto3 program "
+            "(environment, ~/.aws, SSO or an instance role)"
+        )
+    if isinstance(err, (bexc.ConnectionError, bexc.ConnectionClosedError)):
+        url = getattr(err, "kwargs", {}).get("endpoint_url") or endpoint_url
+        where = f" at {url}" if url else ""
+        # EndpointConnectionError's own text only repeats the URL; other kinds say what failed.
+        detail = "" if type(err) is bexc.EndpointConnectionError else f" ({_one_line(err)})"
+        return ConfigurationError(f"{action}: cannot reach DynamoDB{where}{detail}")
+    return BaoError(f"{action} failed: {_one_line(err)}")
+
+
+@contextlib.contextmanager
+def aws_errors(action: str, *, table: str | None = None, client: Any = None) -> Iterator[None]:
+    """Run a block of boto3 calls, turning botocore errors into dynamo-bao errors."""
+    try:
+        yield
+    except (bexc.BotoCoreError, bexc.ClientError) as err:
+        endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+        raise translate_error(err, action, table=table, endpoint_url=endpoint) from err
+
+
+def _error_code(err: bexc.ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+# --------------------------------------------------------------------------- table admin
+
+
+def describe_table(client: Any, name: str) -> dict[str, Any]:
+    """DescribeTable's ``Table``; a missing table is a :class:`ConfigurationError`."""
+    with aws_errors(f"describing table {name!r}", table=name, client=client):
+        return client.describe_table(TableName=name)["Table"]
+
+
+def table_exists(client: Any, name: str) -> bool:
+    """Whether the table exists (in any status)."""
+    try:
+        client.describe_table(TableName=name)
+    except bexc.ClientError as err:
+        if _error_code(err) == "ResourceNotFoundException":
+            return False
+        raise translate_error(err, f"describing table {name!r}", table=name) from err
+    except bexc.BotoCoreError as err:
+        raise translate_error(
+            err, f"describing table {name!r}", table=name, endpoint_url=client.meta.endpoint_url
+        ) from err
+    return True
+
+
+def _poll(check: Callable[[], bool], timeout: float, on_timeout: Callable[[], NoReturn]) -> None:
+    """Call ``check`` until it returns True, backing off from 50 ms to 2 s, for ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        if check():
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            on_timeout()
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 2.0)
+
+
+def _is_active(description: dict[str, Any]) -> bool:
+    if description.get("TableStatus") != "ACTIVE":
+        return False
+    return all(
+        index.get("IndexStatus", "ACTIVE") == "ACTIVE"
+        for index in description.get("GlobalSecondaryIndexes", [])
+    )
+
+
+def wait_for_table(client: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """Wait until the table and all its indexes are ACTIVE; return its description."""
+    latest: dict[str, Any] = {}
+
+    def check() -> bool:
+        latest.clear()
+        latest.update(describe_table(client, name))
+        return _is_active(latest)
+
+    def fail() -> NoReturn:
+        statuses = ", ".join(
+            [f"table {latest.get('TableStatus')}"]
+            + [
+                f"{i.get('IndexName')} {i.get('IndexStatus')}"
+                for i in latest.get("GlobalSecondaryIndexes", [])
+                if i.get("IndexStatus", "ACTIVE") != "ACTIVE"
+            ]
+        )
+        raise BaoError(
+            f"table {name!r} did not become active within {timeout:g} seconds ({statuses})"
+        )
+
+    _poll(check, timeout, fail)
+    return dict(latest)
+
+
+def ensure_ttl(client: Any, name: str) -> bool:
+    """Enable TTL on ``ttl`` unless it is ENABLED/ENABLING; return whether this call enabled it.
+
+    While TTL is DISABLING DynamoDB refuses to enable it, so that state is left alone (as
+    DynamoBao's ``bao-update-table`` does). TTL on another attribute is a configuration error:
+    a table has one TTL attribute and the library stores expiry times in ``ttl``.
+    """
+    action = f"enabling TTL on table {name!r}"
+    with aws_errors(action, table=name, client=client):
+        ttl = client.describe_time_to_live(TableName=name).get("TimeToLiveDescription", {})
+        status = ttl.get("TimeToLiveStatus", "DISABLED")
+        attribute = ttl.get("AttributeName")
+        if status in ("ENABLED", "ENABLING"):
+            if attribute and attribute != table_def.TTL_ATTRIBUTE:
+                raise ConfigurationError(
+                    f"table {name!r} has TTL on attribute {attribute!r}; dynamo-bao needs it on "
+                    f"{table_def.TTL_ATTRIBUTE!r}"
+                )
+            return False
+        if status == "DISABLING":
+            return False
+        client.update_time_to_live(**table_def.ttl_params(name))
+    return True
+
+
+def _check_key_schema(name: str, description: dict[str, Any]) -> None:
+    key = {k["AttributeName"]: k["KeyType"] for k in description.get("KeySchema", [])}
+    expected = {table_def.PK_ATTRIBUTE: "HASH", table_def.SK_ATTRIBUTE: "RANGE"}
+    if key != expected:
+        found = ", ".join(f"{a} {t}" for a, t in key.items()) or "none"
+        raise ConfigurationError(
+            f"table {name!r} exists but its key is ({found}), not (_pk HASH, _sk RANGE); "
+            "it is not a dynamo-bao table"
+        )
+
+
+def create_table(
+    client: Any,
+    name: str,
+    include_search_index: bool = True,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bool:
+    """Create the table (see :mod:`dynamo_bao.table`), wait until ACTIVE, enable TTL on ``ttl``.
+
+    Idempotent: an existing table is not an error (it is only checked to have the ``_pk``/``_sk``
+    key, waited for and given TTL; missing indexes are :func:`update_table`'s job). Returns True
+    when this call created the table.
+    """
+    created = True
+    try:
+        client.create_table(**table_def.create_table_params(name, include_search_index))
+    except bexc.ClientError as err:
+        if _error_code(err) != "ResourceInUseException":
+            raise translate_error(err, f"creating table {name!r}", table=name) from err
+        created = False
+    except bexc.BotoCoreError as err:
+        raise translate_error(
+            err, f"creating table {name!r}", table=name, endpoint_url=client.meta.endpoint_url
+        ) from err
+    description = wait_for_table(client, name, timeout=timeout)
+    if not created:
+        _check_key_schema(name, description)
+    ensure_ttl(client, name)
+    return created
+
+
+def _throughput_for_new_index(description: dict[str, Any]) -> dict[str, int] | None:
+    """A provisioned table needs throughput on a new GSI (reuse the table's); on-demand, none."""
+    billing = description.get("BillingModeSummary", {}).get("BillingMode")
+    if billing == "PAY_PER_REQUEST":
+        return None
+    throughput = description.get("ProvisionedThroughput", {})
+    read, write = throughput.get("ReadCapacityUnits"), throughput.get("WriteCapacityUnits")
+    if not read or not write:
+        return None
+    return {"ReadCapacityUnits": int(read), "WriteCapacityUnits": int(write)}
+
+
+def update_table(client: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """Bring an existing table up to date, like DynamoBao's ``bao-update-table``.
+
+    Adds each missing index of :data:`dynamo_bao.table.INDEX_NAMES` with one UpdateTable call at a
+    time (DynamoDB allows one GSI creation per call), waiting for the table and index to be ACTIVE
+    after each, then enables TTL on ``ttl``. Existing indexes are not compared or changed. Returns
+    what was added: index names in order, then ``"ttl"`` if TTL was enabled; ``[]`` when nothing
+    was needed.
+    """
+    description = wait_for_table(client, name, timeout=timeout)
+    _check_key_schema(name, description)
+    existing = {index["IndexName"] for index in description.get("GlobalSecondaryIndexes", [])}
+    throughput = _throughput_for_new_index(description)
+    added: list[str] = []
+    for index_name in table_def.INDEX_NAMES:
+        if index_name in existing:
+            continue
+        with aws_errors(
+            f"adding index {index_name!r} to table {name!r}", table=name, client=client
+        ):
+            client.update_table(**table_def.add_index_params(name, index_name, throughput))
+        wait_for_table(client, name, timeout=timeout)
+        added.append(index_name)
+    if ensure_ttl(client, name):
+        added.append(table_def.TTL_ATTRIBUTE)
+    return added
+
+
+def delete_table(client: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Delete the table and wait until it is gone; a missing table is a ConfigurationError."""
+    with aws_errors(f"deleting table {name!r}", table=name, client=client):
+        client.delete_table(TableName=name)
+
+    def fail() -> NoReturn:
+        raise BaoError(f"table {name!r} was not deleted within {timeout:g} seconds")
+
+    _poll(lambda: not table_exists(client, name), timeout, fail)
+
+
+# --------------------------------------------------------------------------- items
+
+
+def put_item(client: Any, table_name: str, item: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """PutItem of an item in AttributeValue form; extra keyword arguments go to PutItem."""
+    with aws_errors(f"writing to table {table_name!r}", table=table_name, client=client):
+        return client.put_item(TableName=table_name, Item=item, **kw)
+
+
+def scan_items(
+    client: Any, table_name: str, *, consistent_read: bool = True, **kw: Any
+) -> list[dict[str, Any]]:
+    """Every item of the table (all Scan pages), in AttributeValue form. For demos and tests."""
+    items: list[dict[str, Any]] = []
+    request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": consistent_read, **kw}
+    with aws_errors(f"scanning table {table_name!r}", table=table_name, client=client):
+        while True:
+            page = client.scan(**request)
+            items.extend(page.get("Items", []))
+            last_key = page.get("LastEvaluatedKey")
+            if not last_key:
+                return items
+            request["ExclusiveStartKey"] = last_key

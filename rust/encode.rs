@@ -192,60 +192,125 @@ fn check_dynamodb_number(parts: &Option<Parts>, text: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// ECMAScript `Number::toString` layout of the parts (so floats are stored as DynamoBao does).
-pub fn js_number_text(parts: &Option<Parts>) -> String {
-    let Some(p) = parts else {
-        return "0".to_owned();
-    };
-    let s = p.digits.as_str();
-    let k = s.len() as i64;
-    let n = p.e10 + 1;
-    let mut out = String::with_capacity(k as usize + 8);
-    if p.negative {
-        out.push('-');
+/// DynamoDB's number range for a float: 1e-130 <= |x| < 1e126 (zero aside). Comparing with
+/// the doubles nearest those bounds gives the same answer as comparing the shortest decimal
+/// form, which is what the pure core does; a double never has more than 17 digits.
+fn check_float_range(x: f64) -> CoreResult<()> {
+    if !x.is_finite() {
+        return Err(CoreError::validation(format!(
+            "cannot store a non-finite number: {}",
+            py_float_repr(x)
+        )));
     }
-    if k <= n && n <= 21 {
-        out.push_str(s);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.push_str(&s[..n as usize]);
-        out.push('.');
-        out.push_str(&s[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(s);
-    } else {
-        let e = n - 1;
-        out.push_str(&s[..1]);
-        if k > 1 {
-            out.push('.');
-            out.push_str(&s[1..]);
+    let a = x.abs();
+    if a != 0.0 && !(1e-130..1e126).contains(&a) {
+        let mut buf = ryu_js::Buffer::new();
+        return Err(CoreError::validation(format!(
+            "number {} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)",
+            buf.format_finite(x)
+        )));
+    }
+    Ok(())
+}
+
+/// A fast path for the common floats with few decimals (prices, scores): the text of `x`
+/// when `x` is `n / 10^k` for an integer `|n| < 10^15` and `k <= 6`, else `None`.
+///
+/// Exact: a decimal of at most 15 significant digits that converts back to `x` is the
+/// shortest one (two such decimals can never map to the same double), once trailing zeros are
+/// dropped; the value lies in [1e-6, 1e15), where ECMAScript writes plain decimals.
+/// Everything else goes to the general algorithm.
+struct ShortDecimal {
+    buf: [u8; 24],
+}
+
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+impl ShortDecimal {
+    fn new() -> Self {
+        ShortDecimal { buf: [0; 24] }
+    }
+
+    fn format(&mut self, x: f64) -> Option<&str> {
+        let a = x.abs();
+        if !(1e-6..1e15).contains(&a) {
+            return None;
         }
-        out.push_str(if e >= 0 { "e+" } else { "e-" });
-        out.push_str(&e.abs().to_string());
+        let (mut k, mut n) = (0..POW10.len()).find_map(|k| {
+            let scaled = a * POW10[k];
+            if scaled >= 1e15 || scaled.fract() != 0.0 {
+                return None;
+            }
+            let n = scaled as u64;
+            (n as f64 / POW10[k] == a).then_some((k, n))
+        })?;
+        // The scaled product is rounded, so a larger k than needed can be hit first.
+        while k > 0 && n % 10 == 0 {
+            n /= 10;
+            k -= 1;
+        }
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
+        let mut len = 0;
+        let mut push = |b: u8, buf: &mut [u8; 24]| {
+            buf[len] = b;
+            len += 1;
+        };
+        if x < 0.0 {
+            push(b'-', &mut self.buf);
+        }
+        if digits.len() <= k {
+            push(b'0', &mut self.buf);
+            push(b'.', &mut self.buf);
+            for _ in digits.len()..k {
+                push(b'0', &mut self.buf);
+            }
+            for &d in digits {
+                push(d, &mut self.buf);
+            }
+        } else {
+            let point = digits.len() - k;
+            for (i, &d) in digits.iter().enumerate() {
+                if i == point {
+                    push(b'.', &mut self.buf);
+                }
+                push(d, &mut self.buf);
+            }
+        }
+        std::str::from_utf8(&self.buf[..len]).ok()
     }
-    out
+}
+
+/// Calls `f` with the text of an `N` attribute (checked against DynamoDB's limits), formatted
+/// on the stack for ints and floats: floats in ECMAScript `Number::toString` form.
+pub fn with_n_text<R>(num: &Num, f: impl FnOnce(&str) -> R) -> CoreResult<R> {
+    match num {
+        Num::Int(n) => Ok(f(itoa::Buffer::new().format(*n))),
+        Num::Float(x) => {
+            check_float_range(*x)?;
+            if *x == 0.0 {
+                return Ok(f("0"));
+            }
+            let mut short = ShortDecimal::new();
+            if let Some(text) = short.format(*x) {
+                return Ok(f(text));
+            }
+            Ok(f(ryu_js::Buffer::new().format_finite(*x)))
+        }
+        Num::BigInt(text) => {
+            check_dynamodb_number(&int_text_parts(text)?, text)?;
+            Ok(f(text))
+        }
+        Num::Dec(text) => {
+            check_dynamodb_number(&decimal_parts(text)?, text)?;
+            Ok(f(text))
+        }
+    }
 }
 
 /// The text of an `N` attribute, checked against DynamoDB's limits.
 pub fn n_text(num: &Num) -> CoreResult<String> {
-    match num {
-        Num::Int(n) => Ok(n.to_string()),
-        Num::BigInt(text) => {
-            check_dynamodb_number(&int_text_parts(text)?, text)?;
-            Ok(text.clone())
-        }
-        Num::Float(x) => {
-            let parts = float_parts(*x)?;
-            check_dynamodb_number(&parts, &js_number_text(&parts))?;
-            Ok(js_number_text(&parts))
-        }
-        Num::Dec(text) => {
-            check_dynamodb_number(&decimal_parts(text)?, text)?;
-            Ok(text.clone())
-        }
-    }
+    with_n_text(num, str::to_owned)
 }
 
 fn parts_of(num: &Num) -> CoreResult<Option<Parts>> {
@@ -271,11 +336,22 @@ fn too_many_digits() -> CoreError {
 
 /// Sortable text of an integer given as i64.
 pub fn encode_i64(n: i64) -> String {
+    let mut out = String::with_capacity(21);
     if n >= 0 {
-        format!("{n:020}")
+        push_padded_20(&mut out, n as u128);
     } else {
-        format!("-{:020}", TEN_POW_20 + n as i128)
+        out.push('-');
+        push_padded_20(&mut out, (TEN_POW_20 + n as i128) as u128);
     }
+    out
+}
+
+/// `n` (< 10^20) as 20 zero-padded digits.
+fn push_padded_20(out: &mut String, n: u128) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    out.extend(std::iter::repeat_n('0', 20 - digits.len()));
+    out.push_str(digits);
 }
 
 /// Sortable text of an integer given as decimal text (any size).

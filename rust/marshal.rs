@@ -7,8 +7,11 @@ use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMemoryView, PySet,
     PyString, PyTuple,
 };
+use pyo3::IntoPyObjectExt;
 
-use crate::encode::{n_text, number_of};
+use pyo3::ffi;
+
+use crate::encode::{n_text, number_of, with_n_text, Num};
 use crate::errors::CoreError;
 use crate::py_types::{decimal_type, type_name};
 
@@ -19,6 +22,22 @@ fn too_deep() -> PyErr {
     CoreError::validation(format!("value is nested deeper than {MAX_DEPTH} levels")).into()
 }
 
+/// `d[key] = value` through the C API directly: PyO3's `set_item` takes and drops an extra
+/// reference to each argument, and under the stable ABI every one of those is a function call.
+#[inline]
+pub fn dict_set(
+    d: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: all three are live objects and the GIL is held; PyDict_SetItem does not steal.
+    if unsafe { ffi::PyDict_SetItem(d.as_ptr(), key.as_ptr(), value.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(d.py()))
+    }
+}
+
 /// `{tag: value}`.
 #[inline]
 pub fn av<'py>(
@@ -27,7 +46,19 @@ pub fn av<'py>(
     value: impl IntoPyObject<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item(tag, value)?;
+    let value = value.into_bound_py_any(py)?;
+    dict_set(&d, tag.as_any(), &value)?;
+    Ok(d)
+}
+
+/// `{tag: value}` for a value already held.
+#[inline]
+pub fn av_of<'py>(
+    tag: &Bound<'py, PyString>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(value.py());
+    dict_set(&d, tag.as_any(), value)?;
     Ok(d)
 }
 
@@ -49,14 +80,39 @@ fn is_number(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     Ok(number_of(obj)?.is_some())
 }
 
+/// `{"N": text}` of a number.
+pub fn num_av<'py>(py: Python<'py>, num: &Num) -> PyResult<Bound<'py, PyDict>> {
+    let text = with_n_text(num, |t| PyString::new(py, t))?;
+    av(py, intern!(py, "N"), text)
+}
+
 pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
     match number_of(obj)? {
-        Some(num) => {
-            let text = n_text(&num)?;
-            Ok(Some(av(obj.py(), intern!(obj.py(), "N"), text)?))
-        }
+        Some(num) => Ok(Some(num_av(obj.py(), &num)?)),
         None => Ok(None),
     }
+}
+
+/// The entries of a dict, as owned references, without PyO3's per-step size checks (the
+/// stable ABI makes each of those a function call).
+pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let py = d.py();
+    let mut out = Vec::with_capacity(d.len());
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: `d` is a live dict and the GIL is held (we have `py`); PyDict_Next yields
+    // borrowed references, which `from_borrowed_ptr` turns into owned ones at once, so later
+    // Python code (e.g. a Decimal's __str__) mutating the dict cannot free them under us.
+    unsafe {
+        while ffi::PyDict_Next(d.as_ptr(), &mut pos, &mut key, &mut value) != 0 {
+            out.push((
+                Bound::from_borrowed_ptr(py, key),
+                Bound::from_borrowed_ptr(py, value),
+            ));
+        }
+    }
+    out
 }
 
 fn mixed_set() -> PyErr {
@@ -111,15 +167,15 @@ fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'p
         return Err(too_deep());
     }
     let out = PyDict::new(py);
-    for (k, v) in value.iter() {
-        if !k.is_instance_of::<PyString>() {
+    for (k, v) in dict_entries(value) {
+        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
             return Err(CoreError::validation(format!(
                 "map keys must be str, got {}",
                 type_name(&k)
             ))
             .into());
         }
-        out.set_item(k, to_av(&v, depth + 1)?)?;
+        dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
     }
     av(py, intern!(py, "M"), out)
 }
@@ -132,7 +188,7 @@ fn seq_to_av<'py>(
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(items.size_hint().0);
     for item in items {
         out.push(to_av(&item, depth + 1)?);
     }
@@ -143,15 +199,22 @@ fn seq_to_av<'py>(
 pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     if value.is_exact_instance_of::<PyString>() {
-        return av(py, intern!(py, "S"), value);
+        return av_of(intern!(py, "S"), value);
     }
-    if let Ok(b) = value.cast_exact::<pyo3::types::PyBool>() {
-        return av(py, intern!(py, "BOOL"), b);
+    if value.is_exact_instance_of::<pyo3::types::PyBool>() {
+        return av_of(intern!(py, "BOOL"), value);
     }
-    if value.is_exact_instance_of::<PyInt>() || value.is_exact_instance_of::<PyFloat>() {
-        if let Some(d) = n_av(value)? {
-            return Ok(d);
-        }
+    if value.is_exact_instance_of::<PyInt>() {
+        let num = match value.extract::<i64>() {
+            Ok(n) => Num::Int(n),
+            Err(_) => number_of(value)?.unwrap_or(Num::Int(0)),
+        };
+        return num_av(py, &num);
+    }
+    if value.is_exact_instance_of::<PyFloat>() {
+        // SAFETY: an exact float, GIL held.
+        let x = unsafe { ffi::PyFloat_AsDouble(value.as_ptr()) };
+        return num_av(py, &Num::Float(x));
     }
     if value.is_none() {
         return av(py, intern!(py, "NULL"), true);
@@ -167,7 +230,7 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
     }
     // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
     if value.is_instance_of::<PyString>() {
-        return av(py, intern!(py, "S"), value);
+        return av_of(intern!(py, "S"), value);
     }
     if let Some(d) = n_av(value)? {
         return Ok(d);
@@ -301,21 +364,103 @@ pub fn binary_from_av<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>
     Err(CoreError::validation("B value must be bytes").into())
 }
 
-/// The single `(tag, value)` of an AttributeValue dict.
-pub fn av_parts<'py>(
-    av: &Bound<'py, PyAny>,
-) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyAny>)> {
-    if let Ok(d) = av.cast::<PyDict>() {
-        if d.len() == 1 {
-            if let Some((tag, value)) = d.iter().next() {
-                if let Ok(tag) = tag.cast_into::<PyString>() {
-                    return Ok((tag, value));
-                }
-            }
+/// The type tag of an AttributeValue.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    M,
+    L,
+    Ss,
+    Ns,
+    Bs,
+    Unknown,
+}
+
+impl Tag {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tag::S => "S",
+            Tag::N => "N",
+            Tag::B => "B",
+            Tag::Bool => "BOOL",
+            Tag::Null => "NULL",
+            Tag::M => "M",
+            Tag::L => "L",
+            Tag::Ss => "SS",
+            Tag::Ns => "NS",
+            Tag::Bs => "BS",
+            Tag::Unknown => "?",
         }
     }
+}
+
+fn tag_of(key: &Bound<'_, PyAny>) -> Tag {
+    let py = key.py();
+    // One-character str objects are CPython singletons, so the common tags match by pointer.
+    let p = key.as_ptr();
+    if p == intern!(py, "S").as_ptr() {
+        return Tag::S;
+    }
+    if p == intern!(py, "N").as_ptr() {
+        return Tag::N;
+    }
+    if p == intern!(py, "M").as_ptr() {
+        return Tag::M;
+    }
+    if p == intern!(py, "L").as_ptr() {
+        return Tag::L;
+    }
+    match key.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+        Some("S") => Tag::S,
+        Some("N") => Tag::N,
+        Some("B") => Tag::B,
+        Some("BOOL") => Tag::Bool,
+        Some("NULL") => Tag::Null,
+        Some("M") => Tag::M,
+        Some("L") => Tag::L,
+        Some("SS") => Tag::Ss,
+        Some("NS") => Tag::Ns,
+        Some("BS") => Tag::Bs,
+        _ => Tag::Unknown,
+    }
+}
+
+fn not_an_av(av: &Bound<'_, PyAny>) -> PyErr {
     let shown = av.repr().map(|r| r.to_string()).unwrap_or_default();
-    Err(CoreError::validation(format!("not an AttributeValue: {shown}")).into())
+    CoreError::validation(format!("not an AttributeValue: {shown}")).into()
+}
+
+/// The single `(tag, value)` of an AttributeValue dict.
+pub fn av_parts<'py>(av: &Bound<'py, PyAny>) -> PyResult<(Tag, Bound<'py, PyAny>)> {
+    let py = av.py();
+    let dict = match av.cast_exact::<PyDict>() {
+        Ok(d) => d,
+        Err(_) => av.cast::<PyDict>().map_err(|_| not_an_av(av))?,
+    };
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: a live dict with the GIL held; the borrowed references become owned at once.
+    let entry = unsafe {
+        if ffi::PyDict_Size(dict.as_ptr()) == 1
+            && ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) != 0
+        {
+            Some((
+                Bound::from_borrowed_ptr(py, key),
+                Bound::from_borrowed_ptr(py, value),
+            ))
+        } else {
+            None
+        }
+    };
+    match entry {
+        Some((k, v)) if k.is_instance_of::<PyString>() => Ok((tag_of(&k), v)),
+        _ => Err(not_an_av(av)),
+    }
 }
 
 fn list_of<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyList>> {
@@ -324,27 +469,31 @@ fn list_of<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<
 }
 
 pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
-    let py = av.py();
     let (tag, v) = av_parts(av)?;
-    let tag = tag.to_str().unwrap_or("");
+    value_of(tag, v, depth)
+}
+
+/// The Python value of an AttributeValue's `(tag, value)`.
+pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = v.py();
     match tag {
-        "S" => {
-            if v.is_instance_of::<PyString>() {
+        Tag::S => {
+            if v.is_exact_instance_of::<PyString>() || v.is_instance_of::<PyString>() {
                 Ok(v)
             } else {
                 Err(CoreError::validation("S value must be a str").into())
             }
         }
-        "N" => parse_n(&v),
-        "BOOL" => {
+        Tag::N => parse_n(&v),
+        Tag::Bool => {
             if v.is_instance_of::<pyo3::types::PyBool>() {
                 Ok(v)
             } else {
                 Err(CoreError::validation("BOOL value must be a bool").into())
             }
         }
-        "NULL" => Ok(py.None().into_bound(py)),
-        "M" => {
+        Tag::Null => Ok(py.None().into_bound(py)),
+        Tag::M => {
             let Ok(m) = v.cast::<PyDict>() else {
                 return Err(CoreError::validation("M value must be a dict").into());
             };
@@ -352,12 +501,12 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
                 return Err(too_deep());
             }
             let out = PyDict::new(py);
-            for (k, x) in m.iter() {
-                out.set_item(k, from_av(&x, depth + 1)?)?;
+            for (k, x) in dict_entries(m) {
+                dict_set(&out, &k, &from_av(&x, depth + 1)?)?;
             }
             Ok(out.into_any())
         }
-        "L" => {
+        Tag::L => {
             let l = list_of(&v, "L")?;
             if depth >= MAX_DEPTH {
                 return Err(too_deep());
@@ -368,8 +517,8 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
             }
             Ok(PyList::new(py, out)?.into_any())
         }
-        "B" => binary_from_av(&v),
-        "SS" => {
+        Tag::B => binary_from_av(&v),
+        Tag::Ss => {
             let l = v
                 .cast::<PyList>()
                 .ok()
@@ -379,7 +528,7 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
                 None => Err(CoreError::validation("SS value must be a list of str").into()),
             }
         }
-        "NS" => {
+        Tag::Ns => {
             let l = list_of(&v, "NS")?;
             let mut out = Vec::with_capacity(l.len());
             for x in l.iter() {
@@ -387,7 +536,7 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
             }
             Ok(PySet::new(py, out)?.into_any())
         }
-        "BS" => {
+        Tag::Bs => {
             let l = list_of(&v, "BS")?;
             let mut out = Vec::with_capacity(l.len());
             for x in l.iter() {
@@ -395,9 +544,7 @@ pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py,
             }
             Ok(PySet::new(py, out)?.into_any())
         }
-        other => {
-            Err(CoreError::validation(format!("unknown AttributeValue type {other:?}")).into())
-        }
+        Tag::Unknown => Err(CoreError::validation("unknown AttributeValue type").into()),
     }
 }
 

@@ -9,15 +9,15 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use crate::encode::{datetime_ms, encode_value, n_text, number_of, FloatEncoding, IndexKind, Num};
+use crate::encode::{datetime_ms, encode_value, number_of, FloatEncoding, IndexKind, Num};
 use crate::errors::{with_field, CoreError};
 use crate::keys::{
     bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant, primary_id,
     primary_key, split_primary_id, SK_SEPARATOR,
 };
 use crate::marshal::{
-    av, av_parts, binary_from_av, decimal_from_text, float_from_text, from_av, is_bytes_like,
-    is_int_literal, number_text, to_av, to_bytes,
+    av, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text, int_from_text,
+    is_bytes_like, is_int_literal, num_av, number_text, to_av, to_bytes, value_of, Tag,
 };
 use crate::py_types::{epoch, text, timedelta_type, type_name};
 use crate::tenant::prefix_of;
@@ -351,9 +351,7 @@ impl Schema {
         let wrong = |expected: &str| -> PyErr {
             CoreError::validation(format!("expected {expected}, got {}", type_name(value))).into()
         };
-        let n = |num: &Num| -> PyResult<Option<Bound<'py, PyDict>>> {
-            Ok(Some(av(py, intern!(py, "N"), n_text(num)?)?))
-        };
+        let n = |num: &Num| -> PyResult<Option<Bound<'py, PyDict>>> { Ok(Some(num_av(py, num)?)) };
         match kind {
             FieldKind::String => {
                 if value.is_instance_of::<PyString>() {
@@ -455,27 +453,30 @@ impl Schema {
         item_av: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = item_av.py();
-        let (tag_obj, v) = av_parts(item_av)?;
-        let tag = tag_obj.to_str().unwrap_or("");
-        if tag == "NULL" {
+        let (tag, v) = av_parts(item_av)?;
+        if tag == Tag::Null {
             return Ok(py.None().into_bound(py));
         }
         match (kind, tag) {
-            (FieldKind::String, "S") if v.is_instance_of::<PyString>() => return Ok(v),
-            (FieldKind::Integer, "N") => {
+            (FieldKind::String, Tag::S)
+                if v.is_exact_instance_of::<PyString>() || v.is_instance_of::<PyString>() =>
+            {
+                return Ok(v)
+            }
+            (FieldKind::Integer, Tag::N) => {
                 let t = number_text(&v)?;
                 if is_int_literal(t) {
-                    return crate::marshal::int_from_text(py, t);
+                    return int_from_text(py, t);
                 }
                 return Err(CoreError::validation(format!(
                     "stored number {t:?} is not an integer"
                 ))
                 .into());
             }
-            (FieldKind::Float, "N") => return float_from_text(py, number_text(&v)?),
-            (FieldKind::Decimal, "N") => return decimal_from_text(py, number_text(&v)?),
-            (FieldKind::Boolean, "BOOL") if v.is_instance_of::<PyBool>() => return Ok(v),
-            (FieldKind::Datetime | FieldKind::Ttl, "N") => {
+            (FieldKind::Float, Tag::N) => return float_from_text(py, number_text(&v)?),
+            (FieldKind::Decimal, Tag::N) => return decimal_from_text(py, number_text(&v)?),
+            (FieldKind::Boolean, Tag::Bool) if v.is_instance_of::<PyBool>() => return Ok(v),
+            (FieldKind::Datetime | FieldKind::Ttl, Tag::N) => {
                 let t = number_text(&v)?;
                 if !is_int_literal(t) {
                     return Err(CoreError::validation(format!(
@@ -483,7 +484,7 @@ impl Schema {
                     ))
                     .into());
                 }
-                let n = crate::marshal::int_from_text(py, t)?;
+                let n = int_from_text(py, t)?;
                 let delta = if kind == FieldKind::Datetime {
                     timedelta_type(py)?.call1((0, 0, 0, n))
                 } else {
@@ -499,15 +500,16 @@ impl Schema {
                     }
                 });
             }
-            (FieldKind::Binary, "B") => return binary_from_av(&v),
-            (FieldKind::StringSet, "SS") | (FieldKind::Map, "M") | (FieldKind::List, "L") => {
-                return from_av(item_av, 0)
-            }
-            (FieldKind::Any, _) => return from_av(item_av, 0),
+            (FieldKind::Binary, Tag::B) => return binary_from_av(&v),
+            (FieldKind::StringSet, Tag::Ss)
+            | (FieldKind::Map, Tag::M)
+            | (FieldKind::List, Tag::L)
+            | (FieldKind::Any, _) => return value_of(tag, v, 0),
             _ => {}
         }
         Err(CoreError::validation(format!(
-            "stored attribute of type {tag} does not fit a {} field",
+            "stored attribute of type {} does not fit a {} field",
+            tag.name(),
             kind.name()
         ))
         .into())
@@ -528,7 +530,7 @@ impl Schema {
             let name = f.name.bind(py);
             if let Some(a) = item.get_item(name)? {
                 if !a.is_none() {
-                    out.set_item(name, self.field_from_av(i, &a)?)?;
+                    dict_set(&out, name.as_any(), &self.field_from_av(i, &a)?)?;
                 }
             }
         }
@@ -792,7 +794,7 @@ impl Schema {
         for (i, v) in vals.iter().enumerate() {
             if let Some(v) = v.as_ref().filter(|v| !v.is_none()) {
                 if let Some(a) = self.field_to_av(i, v)? {
-                    item.set_item(self.fields[i].name.bind(py), a)?;
+                    dict_set(&item, self.fields[i].name.bind(py).as_any(), a.as_any())?;
                 }
             }
         }

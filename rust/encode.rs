@@ -238,11 +238,12 @@ impl ShortDecimal {
         }
         let (mut k, mut n) = (0..POW10.len()).find_map(|k| {
             let scaled = a * POW10[k];
-            if scaled >= 1e15 || scaled.fract() != 0.0 {
+            if scaled >= 1e15 {
                 return None;
             }
             let n = scaled as u64;
-            (n as f64 / POW10[k] == a).then_some((k, n))
+            // `n as f64 == scaled` tests integrality without a libm call.
+            (n as f64 == scaled && n as f64 / POW10[k] == a).then_some((k, n))
         })?;
         // The scaled product is rounded, so a larger k than needed can be hit first.
         while k > 0 && n % 10 == 0 {
@@ -277,7 +278,8 @@ impl ShortDecimal {
                 push(d, &mut self.buf);
             }
         }
-        std::str::from_utf8(&self.buf[..len]).ok()
+        // SAFETY: only ASCII digits, '-' and '.' were written.
+        Some(unsafe { std::str::from_utf8_unchecked(&self.buf[..len]) })
     }
 }
 

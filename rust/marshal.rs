@@ -314,8 +314,9 @@ pub fn is_int_literal(t: &str) -> bool {
 
 /// The checked text of an `N` value.
 pub fn number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    let Ok(s) = text.cast::<PyString>() else {
-        return Err(invalid_number(text));
+    let s = match text.cast_exact::<PyString>() {
+        Ok(s) => s,
+        Err(_) => text.cast::<PyString>().map_err(|_| invalid_number(text))?,
     };
     match s.to_str() {
         Ok(t) if is_number_text(t) => Ok(t),
@@ -458,7 +459,9 @@ pub fn av_parts<'py>(av: &Bound<'py, PyAny>) -> PyResult<(Tag, Bound<'py, PyAny>
         }
     };
     match entry {
-        Some((k, v)) if k.is_instance_of::<PyString>() => Ok((tag_of(&k), v)),
+        Some((k, v)) if k.is_exact_instance_of::<PyString>() || k.is_instance_of::<PyString>() => {
+            Ok((tag_of(&k), v))
+        }
         _ => Err(not_an_av(av)),
     }
 }

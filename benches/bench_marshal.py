@@ -35,8 +35,11 @@ from items import (
     MEDIUM_STORED,
     MEDIUM_VALUES,
     MEDIUM_WITH_DATETIME,
+    NATIVE_PLAIN_SCHEMA,
     NATIVE_SCHEMA,
     PAGE_SIZE,
+    PLAIN_STORED,
+    PURE_PLAIN_SCHEMA,
     PURE_SCHEMA,
     SMALL,
     SMALL_AV,
@@ -196,6 +199,36 @@ def bench_schema_to_item_datetime(measure, competitor: str) -> None:
 @pytest.mark.parametrize("competitor", list(FROM_ITEM))
 def bench_schema_from_item(measure, competitor: str) -> None:
     fn, item = FROM_ITEM[competitor]
+    out = measure(competitor, fn, item, values=MEDIUM_VALUES, calls=ITEM_CALLS)
+    assert out.keys() == MEDIUM.keys()
+
+
+PLAIN_TO_ITEM = {
+    "native": (NATIVE_PLAIN_SCHEMA.to_item, (MEDIUM, TENANT), STORED_VALUES),
+    "pure": (PURE_PLAIN_SCHEMA.to_item, (MEDIUM, TENANT), STORED_VALUES),
+    "native generic": (native_to_av, (MEDIUM,), MEDIUM_VALUES),
+    "pure generic": (pure_to_av, (MEDIUM,), MEDIUM_VALUES),
+}
+PLAIN_FROM_ITEM = {
+    "native": (NATIVE_PLAIN_SCHEMA.from_item, PLAIN_STORED),
+    "pure": (PURE_PLAIN_SCHEMA.from_item, PLAIN_STORED),
+    "native generic": (native_from_av, MEDIUM_AV),
+    "pure generic": (pure_from_av, MEDIUM_AV),
+}
+
+
+@pytest.mark.benchmark(group="schema to_item medium, plain kinds")
+@pytest.mark.parametrize("competitor", list(PLAIN_TO_ITEM))
+def bench_schema_to_item_plain(measure, competitor: str) -> None:
+    fn, args, values = PLAIN_TO_ITEM[competitor]
+    out = measure(competitor, fn, *args, values=values, calls=ITEM_CALLS)
+    assert out.keys() <= PLAIN_STORED.keys()
+
+
+@pytest.mark.benchmark(group="schema from_item medium, plain kinds")
+@pytest.mark.parametrize("competitor", list(PLAIN_FROM_ITEM))
+def bench_schema_from_item_plain(measure, competitor: str) -> None:
+    fn, item = PLAIN_FROM_ITEM[competitor]
     out = measure(competitor, fn, item, values=MEDIUM_VALUES, calls=ITEM_CALLS)
     assert out.keys() == MEDIUM.keys()
 

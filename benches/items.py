@@ -234,6 +234,30 @@ STORED_VALUES = item_values(MEDIUM_STORED)
 MEDIUM_PAGE = [NATIVE_SCHEMA.to_item(medium_item(i), TENANT) for i in range(PAGE_SIZE)]
 MEDIUM_PAGE_AV = [to_av_item(medium_item(i)) for i in range(PAGE_SIZE)]
 
+# The same model with kinds whose values need no richer Python object than generic
+# marshalling gives (created_at stays epoch-ms int, balance reads back as float), so Schema and
+# generic marshalling produce the same values and their per-attribute costs compare directly.
+PLAIN_FIELDS = [
+    (name, {"created_at": "integer", "balance": "float"}.get(name, kind))
+    for name, kind in MEDIUM_FIELDS
+]
+
+
+def plain_schema(core: Any) -> Any:
+    return core.Schema(
+        "UserPlain",
+        "usr",
+        PLAIN_FIELDS,
+        partition_key="user_id",
+        indexes=[("gsi1", "org_id", "created_at")],
+        iteration_buckets=8,
+    )
+
+
+NATIVE_PLAIN_SCHEMA = plain_schema(native)
+PURE_PLAIN_SCHEMA = plain_schema(pure)
+PLAIN_STORED = NATIVE_PLAIN_SCHEMA.to_item(MEDIUM, TENANT)
+
 # The medium item as a model layer would hold it after a read: created_at as an aware datetime.
 MEDIUM_WITH_DATETIME = dict(
     MEDIUM, created_at=datetime.fromtimestamp(CREATED_AT_MS / 1000, tz=timezone.utc)

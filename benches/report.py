@@ -171,6 +171,8 @@ def summary(groups: dict) -> list[str]:
     for group, generic in (
         ("schema to_item medium", "native generic"),
         ("schema from_item medium", "native generic"),
+        ("schema to_item medium, plain kinds", "native generic"),
+        ("schema from_item medium, plain kinds", "native generic"),
     ):
         schema_ns = per_value(groups, group, BASE)
         generic_ns = per_value(groups, group, generic)

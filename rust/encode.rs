@@ -492,8 +492,11 @@ fn float_21_digits(x: f64) -> (String, i64) {
 /// Epoch milliseconds of an aware datetime (floored) or of an int given as milliseconds.
 pub fn datetime_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Num> {
     let py = obj.py();
+    if obj.is_exact_instance_of::<PyInt>() {
+        return number_or_err(obj);
+    }
     if obj.is_instance(datetime_type(py)?)? {
-        if obj.call_method0("utcoffset")?.is_none() {
+        if obj.call_method0(pyo3::intern!(py, "utcoffset"))?.is_none() {
             return Err(CoreError::validation(format!(
                 "{what} must be timezone-aware (naive datetimes are ambiguous)"
             ))
@@ -510,6 +513,40 @@ pub fn datetime_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Num> {
         type_name(obj)
     ))
     .into())
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// An aware UTC datetime for epoch milliseconds; `None` outside datetime's range (years
+/// 1-9999). Built with one constructor call: the stable ABI has no datetime C API.
+pub fn datetime_from_ms<'py>(py: Python<'py>, ms: i64) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    if !(1..=9999).contains(&year) {
+        return Ok(None);
+    }
+    let hour = rem / 3_600_000;
+    let minute = rem / 60_000 % 60;
+    let second = rem / 1000 % 60;
+    let micro = rem % 1000 * 1000;
+    let utc = crate::py_types::utc(py)?;
+    datetime_type(py)?
+        .call1((year, month, day, hour, minute, second, micro, utc))
+        .map(Some)
 }
 
 // ------------------------------------------------------------------------------------------

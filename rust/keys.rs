@@ -22,11 +22,11 @@ pub fn optional_tenant(tenant: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Str
 
 /// A non-empty key component given as a Python `str`.
 pub fn key_value<'a>(obj: &'a Bound<'_, PyAny>, what: &str) -> CoreResult<&'a str> {
-    let Ok(s) = obj.cast::<PyString>() else {
-        return Err(CoreError::validation(format!(
-            "{what} must be a str, got {}",
-            type_name(obj)
-        )));
+    let s = match obj.cast_exact::<PyString>() {
+        Ok(s) => s,
+        Err(_) => obj.cast::<PyString>().map_err(|_| {
+            CoreError::validation(format!("{what} must be a str, got {}", type_name(obj)))
+        })?,
     };
     let value = text(s, what)?;
     if value.is_empty() {

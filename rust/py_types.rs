@@ -10,6 +10,7 @@ static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EPOCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static UTC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ONE_MS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn import_type<'py>(
@@ -33,14 +34,26 @@ pub fn timedelta_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     import_type(py, &TIMEDELTA, "datetime", "timedelta")
 }
 
+/// `datetime.timezone.utc`.
+pub fn utc(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    UTC.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("datetime")?
+                .getattr("timezone")?
+                .getattr("utc")?
+                .unbind(),
+        )
+    })
+    .map(|o| o.bind(py))
+}
+
 /// 1970-01-01T00:00:00+00:00 as an aware datetime.
 pub fn epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     EPOCH
         .get_or_try_init(py, || {
-            let utc = py.import("datetime")?.getattr("timezone")?.getattr("utc")?;
             Ok::<_, PyErr>(
                 datetime_type(py)?
-                    .call1((1970, 1, 1, 0, 0, 0, 0, utc))?
+                    .call1((1970, 1, 1, 0, 0, 0, 0, utc(py)?))?
                     .unbind(),
             )
         })

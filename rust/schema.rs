@@ -4,22 +4,25 @@
 
 use std::collections::HashMap;
 
-use pyo3::exceptions::PyOverflowError;
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use crate::encode::{datetime_ms, encode_value, number_of, FloatEncoding, IndexKind, Num};
+use crate::encode::{
+    datetime_from_ms, datetime_ms, encode_value, number_of, FloatEncoding, IndexKind, Num,
+};
 use crate::errors::{with_field, CoreError};
 use crate::keys::{
     bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant, primary_id,
     primary_key, split_primary_id, SK_SEPARATOR,
 };
 use crate::marshal::{
-    av, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text, int_from_text,
-    is_bytes_like, is_int_literal, num_av, number_text, to_av, to_bytes, value_of, Tag,
+    av, av_of, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text,
+    int_from_text, is_bytes_like, is_int_literal, num_av, number_text, to_av, to_bytes, value_of,
+    Tag,
 };
-use crate::py_types::{epoch, text, timedelta_type, type_name};
+use crate::py_types::{text, type_name};
 use crate::tenant::prefix_of;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -112,6 +115,33 @@ pub struct Schema {
     indexes: Vec<IndexDef>,
     iteration_buckets: u32,
     float_encoding: FloatEncoding,
+    /// Every attribute `to_item` may write, in write order, mapped to None: copying it gives a
+    /// dict sized and ordered up front (no resizes while filling; the C API to presize a dict
+    /// is not in the stable ABI). Attributes left unset are deleted at the end.
+    item_template: Option<Py<PyDict>>,
+    /// The same for the field values `from_item` returns.
+    values_template: Option<Py<PyDict>>,
+}
+
+/// A copy of a template dict.
+fn copy_dict<'py>(py: Python<'py>, template: &Option<Py<PyDict>>) -> PyResult<Bound<'py, PyDict>> {
+    let Some(t) = template else {
+        return Ok(PyDict::new(py));
+    };
+    // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
+    unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(t.as_ptr()))
+            .map(|d| d.cast_into_unchecked::<PyDict>())
+    }
+}
+
+fn dict_del(d: &Bound<'_, PyDict>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: live objects, GIL held.
+    if unsafe { ffi::PyDict_DelItem(d.as_ptr(), key.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(d.py()))
+    }
 }
 
 fn config(message: String) -> PyErr {
@@ -188,6 +218,7 @@ impl Schema {
             out.push(v);
         }
         if found != dict.len() {
+            // Report the first key that is not a field, as the pure core does.
             for key in dict.keys() {
                 let known = key
                     .cast::<PyString>()
@@ -206,6 +237,51 @@ impl Schema {
             }
         }
         Ok(out)
+    }
+
+    fn build_templates(&mut self, py: Python<'_>) -> PyResult<()> {
+        let none = py.None().into_bound(py);
+        let item = PyDict::new(py);
+        dict_set(&item, intern!(py, "_pk").as_any(), &none)?;
+        dict_set(&item, intern!(py, "_sk").as_any(), &none)?;
+        let values = PyDict::new(py);
+        for f in &self.fields {
+            dict_set(&item, f.name.bind(py).as_any(), &none)?;
+            dict_set(&values, f.name.bind(py).as_any(), &none)?;
+        }
+        for index in &self.indexes {
+            dict_set(&item, index.pk_attr.bind(py).as_any(), &none)?;
+            dict_set(&item, index.sk_attr.bind(py).as_any(), &none)?;
+        }
+        if self.iteration_buckets > 0 {
+            dict_set(&item, intern!(py, "_iter_pk").as_any(), &none)?;
+            dict_set(&item, intern!(py, "_iter_sk").as_any(), &none)?;
+        }
+        self.item_template = Some(item.unbind());
+        self.values_template = Some(values.unbind());
+        Ok(())
+    }
+
+    /// Datetime values become epoch-ms ints once, so a datetime that is both stored and
+    /// part of a key is converted a single time.
+    fn datetimes_to_ms(&self, vals: &mut Values<'_>) -> PyResult<()> {
+        for (i, f) in self.fields.iter().enumerate() {
+            if f.kind != FieldKind::Datetime {
+                continue;
+            }
+            let Some(v) = vals[i].as_ref() else { continue };
+            if v.is_none() || v.is_exact_instance_of::<PyInt>() {
+                continue;
+            }
+            let py = v.py();
+            let ms = datetime_ms(v, "datetime").map_err(|e| self.field_error(py, e, i))?;
+            let as_int = match ms {
+                Num::Int(n) => n.into_pyobject(py)?.into_any(),
+                _ => continue,
+            };
+            vals[i] = Some(as_int);
+        }
+        Ok(())
     }
 
     fn key_text(&self, i: usize, value: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -268,11 +344,16 @@ impl Schema {
         tenant: Option<&str>,
     ) -> PyResult<()> {
         let s = intern!(py, "S");
-        out.set_item(
-            intern!(py, "_pk"),
-            av(py, s, primary_key(tenant, &self.prefix, pk))?,
+        dict_set(
+            out,
+            intern!(py, "_pk").as_any(),
+            av(py, s, primary_key(tenant, &self.prefix, pk))?.as_any(),
         )?;
-        out.set_item(intern!(py, "_sk"), av(py, s, sk.unwrap_or(&self.prefix))?)?;
+        dict_set(
+            out,
+            intern!(py, "_sk").as_any(),
+            av(py, s, sk.unwrap_or(&self.prefix))?.as_any(),
+        )?;
         Ok(())
     }
 
@@ -282,6 +363,7 @@ impl Schema {
         values: &Values<'py>,
         tenant: Option<&str>,
         out: &Bound<'py, PyDict>,
+        prune: bool,
     ) -> PyResult<()> {
         let s = intern!(py, "S");
         for index in &self.indexes {
@@ -291,6 +373,10 @@ impl Schema {
             };
             // Sparse index: written only when both sides have a value.
             let (Some(pk_value), Some(sk_value)) = (side(index.pk), side(index.sk)) else {
+                if prune {
+                    dict_del(out, index.pk_attr.bind(py).as_any())?;
+                    dict_del(out, index.sk_attr.bind(py).as_any())?;
+                }
                 continue;
             };
             let pk_text = match (index.pk, pk_value) {
@@ -301,11 +387,16 @@ impl Schema {
                 (Some(i), Some(v)) => self.key_text(i, v)?,
                 _ => self.prefix.clone(),
             };
-            out.set_item(
-                index.pk_attr.bind(py),
-                av(py, s, gsi_key(tenant, &self.prefix, &index.id, &pk_text))?,
+            dict_set(
+                out,
+                index.pk_attr.bind(py).as_any(),
+                av(py, s, gsi_key(tenant, &self.prefix, &index.id, &pk_text))?.as_any(),
             )?;
-            out.set_item(index.sk_attr.bind(py), av(py, s, sk_text)?)?;
+            dict_set(
+                out,
+                index.sk_attr.bind(py).as_any(),
+                av(py, s, sk_text)?.as_any(),
+            )?;
         }
         Ok(())
     }
@@ -319,15 +410,17 @@ impl Schema {
     ) -> PyResult<()> {
         let s = intern!(py, "S");
         let bucket = bucket_of(id, self.iteration_buckets);
-        out.set_item(
-            intern!(py, "_iter_pk"),
-            av(
-                py,
-                s,
-                iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets),
-            )?,
+        let iter_pk = iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets);
+        dict_set(
+            out,
+            intern!(py, "_iter_pk").as_any(),
+            av(py, s, iter_pk)?.as_any(),
         )?;
-        out.set_item(intern!(py, "_iter_sk"), av(py, s, id)?)?;
+        dict_set(
+            out,
+            intern!(py, "_iter_sk").as_any(),
+            av(py, s, id)?.as_any(),
+        )?;
         Ok(())
     }
 
@@ -348,6 +441,25 @@ impl Schema {
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let py = value.py();
+        // Fast paths for exact built-in types (no subclass checks, which cost function calls
+        // under the stable ABI).
+        match kind {
+            FieldKind::String if value.is_exact_instance_of::<PyString>() => {
+                return Ok(Some(av_of(intern!(py, "S"), value)?));
+            }
+            FieldKind::Integer | FieldKind::Datetime if value.is_exact_instance_of::<PyInt>() => {
+                if let Ok(n) = value.extract::<i64>() {
+                    return Ok(Some(num_av(py, &Num::Int(n))?));
+                }
+            }
+            FieldKind::Float | FieldKind::Decimal if value.is_exact_instance_of::<PyFloat>() => {
+                return Ok(Some(num_av(py, &Num::Float(value.extract::<f64>()?))?));
+            }
+            FieldKind::Boolean if value.is_exact_instance_of::<PyBool>() => {
+                return Ok(Some(av_of(intern!(py, "BOOL"), value)?));
+            }
+            _ => {}
+        }
         let wrong = |expected: &str| -> PyErr {
             CoreError::validation(format!("expected {expected}, got {}", type_name(value))).into()
         };
@@ -484,21 +596,20 @@ impl Schema {
                     ))
                     .into());
                 }
-                let n = int_from_text(py, t)?;
-                let delta = if kind == FieldKind::Datetime {
-                    timedelta_type(py)?.call1((0, 0, 0, n))
-                } else {
-                    timedelta_type(py)?.call1((0, n))
-                };
-                let result = delta.and_then(|d| epoch(py)?.add(d));
-                return result.map_err(|e| {
-                    if e.is_instance_of::<PyOverflowError>(py) {
-                        CoreError::validation(format!("stored timestamp {t:?} is out of range"))
-                            .into()
+                let ms = t.parse::<i64>().ok().and_then(|n| {
+                    if kind == FieldKind::Datetime {
+                        Some(n)
                     } else {
-                        e
+                        n.checked_mul(1000)
                     }
                 });
+                return match ms.map(|ms| datetime_from_ms(py, ms)).transpose()?.flatten() {
+                    Some(dt) => Ok(dt),
+                    None => Err(CoreError::validation(format!(
+                        "stored timestamp {t:?} is out of range"
+                    ))
+                    .into()),
+                };
             }
             (FieldKind::Binary, Tag::B) => return binary_from_av(&v),
             (FieldKind::StringSet, Tag::Ss)
@@ -525,13 +636,12 @@ impl Schema {
             ))
             .into());
         };
-        let out = PyDict::new(py);
+        let out = copy_dict(py, &self.values_template)?;
         for (i, f) in self.fields.iter().enumerate() {
-            let name = f.name.bind(py);
-            if let Some(a) = item.get_item(name)? {
-                if !a.is_none() {
-                    dict_set(&out, name.as_any(), &self.field_from_av(i, &a)?)?;
-                }
+            let name = f.name.bind(py).as_any();
+            match item.get_item(name)?.filter(|a| !a.is_none()) {
+                Some(a) => dict_set(&out, name, &self.field_from_av(i, &a)?)?,
+                None => dict_del(&out, name)?,
             }
         }
         Ok(out)
@@ -617,6 +727,8 @@ impl Schema {
             indexes: Vec::new(),
             iteration_buckets: 0,
             float_encoding,
+            item_template: None,
+            values_template: None,
         };
         let model = schema.model_name.clone();
         for entry in fields
@@ -718,6 +830,7 @@ impl Schema {
                 }
             };
         }
+        schema.build_templates(py)?;
         Ok(schema)
     }
 
@@ -785,20 +898,25 @@ impl Schema {
         tenant: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = values.py();
-        let vals = self.lookup(values)?;
+        let mut vals = self.lookup(values)?;
         let tenant = optional_tenant(tenant)?;
         let tenant = tenant.as_deref();
+        self.datetimes_to_ms(&mut vals)?;
         let (pk, sk) = self.primary_parts(py, &vals)?;
-        let item = PyDict::new(py);
+        let item = copy_dict(py, &self.item_template)?;
         self.key_dict(py, &item, pk.as_deref(), sk.as_deref(), tenant)?;
         for (i, v) in vals.iter().enumerate() {
-            if let Some(v) = v.as_ref().filter(|v| !v.is_none()) {
-                if let Some(a) = self.field_to_av(i, v)? {
-                    dict_set(&item, self.fields[i].name.bind(py).as_any(), a.as_any())?;
-                }
+            let name = self.fields[i].name.bind(py).as_any();
+            let stored = match v.as_ref().filter(|v| !v.is_none()) {
+                Some(v) => self.field_to_av(i, v)?,
+                None => None,
+            };
+            match stored {
+                Some(a) => dict_set(&item, name, a.as_any())?,
+                None => dict_del(&item, name)?,
             }
         }
-        self.add_index_keys(py, &vals, tenant, &item)?;
+        self.add_index_keys(py, &vals, tenant, &item, true)?;
         if self.iteration_buckets > 0 {
             let id = primary_id(pk.as_deref(), sk.as_deref());
             self.add_iteration_keys(py, &id, tenant, &item)?;
@@ -879,7 +997,7 @@ impl Schema {
         let vals = self.lookup(values)?;
         let tenant = optional_tenant(tenant)?;
         let out = PyDict::new(py);
-        self.add_index_keys(py, &vals, tenant.as_deref(), &out)?;
+        self.add_index_keys(py, &vals, tenant.as_deref(), &out, false)?;
         if self.iteration_buckets > 0 {
             let (pk, sk) = self.primary_parts(py, &vals)?;
             let id = primary_id(pk.as_deref(), sk.as_deref());

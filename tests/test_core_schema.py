@@ -254,3 +254,27 @@ def test_schema_introspection(schemas):
     assert org.indexes[0] == ("gsi1", "plan", "createdAt")
     assert org.iteration_buckets == 4
     assert org.float_encoding == "dynamo-bao"
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, -1, 999, -86_400_001, 1705309200123, -62135596800000, 253402300799999,
+     951782400000, 4107542400000],  # year 1, year 9999, leap days 2000 and 2100
+)
+def test_datetime_read_back_exactly(ms):
+    schema = core.Schema("T", "t", [("id", "string"), ("at", "datetime"), ("ttl", "ttl")],
+                         partition_key="id")
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    from datetime import timedelta
+
+    values = schema.from_item({"at": {"N": str(ms)}, "ttl": {"N": str(ms // 1000)}})
+    assert values["at"] == epoch + timedelta(milliseconds=ms)
+    assert values["at"].tzinfo is timezone.utc
+    assert values["ttl"] == epoch + timedelta(seconds=ms // 1000)
+
+
+@pytest.mark.parametrize("ms", [-62135596800001, 253402300800000, 10**20])
+def test_datetime_out_of_range(ms):
+    schema = core.Schema("T", "t", [("id", "string"), ("at", "datetime")], partition_key="id")
+    with pytest.raises(ValidationError):
+        schema.from_item({"at": {"N": str(ms)}})

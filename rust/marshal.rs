@@ -161,13 +161,28 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
     .into())
 }
 
+/// An output dict for a map converted entry by entry: for more than five entries, a copy of
+/// the input (same keys, same order, already sized; every value is then replaced), which
+/// saves the resizes of growing a new dict — there is no presizing call in the stable ABI.
+fn dict_sized_like<'py>(d: &Bound<'py, PyDict>, entries: usize) -> PyResult<Bound<'py, PyDict>> {
+    if entries <= 5 {
+        return Ok(PyDict::new(d.py()));
+    }
+    // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
+    unsafe {
+        Bound::from_owned_ptr_or_err(d.py(), ffi::PyDict_Copy(d.as_ptr()))
+            .map(|c| c.cast_into_unchecked::<PyDict>())
+    }
+}
+
 fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
-    let out = PyDict::new(py);
-    for (k, v) in dict_entries(value) {
+    let entries = dict_entries(value);
+    let out = dict_sized_like(value, entries.len())?;
+    for (k, v) in entries {
         if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
             return Err(CoreError::validation(format!(
                 "map keys must be str, got {}",
@@ -503,8 +518,9 @@ pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<B
             if depth >= MAX_DEPTH {
                 return Err(too_deep());
             }
-            let out = PyDict::new(py);
-            for (k, x) in dict_entries(m) {
+            let entries = dict_entries(m);
+            let out = dict_sized_like(m, entries.len())?;
+            for (k, x) in entries {
                 dict_set(&out, &k, &from_av(&x, depth + 1)?)?;
             }
             Ok(out.into_any())

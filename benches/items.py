@@ -214,12 +214,12 @@ MEDIUM_VALUES = item_values(MEDIUM_AV)  # 20 attributes + 5 map entries + 10 lis
 # Schema of the medium item (both cores)
 
 
-def medium_schema(core: Any) -> Any:
+def medium_schema(core: Any, fields: list[tuple[str, str]] = MEDIUM_FIELDS) -> Any:
     """The medium item's model: pk user_id, gsi1 = (org_id, created_at), 8 iteration buckets."""
     return core.Schema(
         "User",
         "usr",
-        MEDIUM_FIELDS,
+        fields,
         partition_key="user_id",
         indexes=[("gsi1", "org_id", "created_at")],
         iteration_buckets=8,
@@ -243,19 +243,8 @@ PLAIN_FIELDS = [
 ]
 
 
-def plain_schema(core: Any) -> Any:
-    return core.Schema(
-        "UserPlain",
-        "usr",
-        PLAIN_FIELDS,
-        partition_key="user_id",
-        indexes=[("gsi1", "org_id", "created_at")],
-        iteration_buckets=8,
-    )
-
-
-NATIVE_PLAIN_SCHEMA = plain_schema(native)
-PURE_PLAIN_SCHEMA = plain_schema(pure)
+NATIVE_PLAIN_SCHEMA = medium_schema(native, PLAIN_FIELDS)
+PURE_PLAIN_SCHEMA = medium_schema(pure, PLAIN_FIELDS)
 PLAIN_STORED = NATIVE_PLAIN_SCHEMA.to_item(MEDIUM, TENANT)
 
 # The medium item as a model layer would hold it after a read: created_at as an aware datetime.

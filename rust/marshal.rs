@@ -10,6 +10,7 @@ use pyo3::types::{
 use pyo3::IntoPyObjectExt;
 
 use pyo3::ffi;
+use pyo3::sync::PyOnceLock;
 
 use crate::encode::{n_text, number_of, with_n_text, Num};
 use crate::errors::CoreError;
@@ -82,8 +83,25 @@ fn is_number(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// `{"N": text}` of a number.
 pub fn num_av<'py>(py: Python<'py>, num: &Num) -> PyResult<Bound<'py, PyDict>> {
-    let text = with_n_text(num, |t| PyString::new(py, t))?;
-    av(py, intern!(py, "N"), text)
+    let text = match num {
+        Num::Int(n) if (0..SMALL_INTS).contains(n) => small_int_text(py, *n as usize)?,
+        _ => with_n_text(num, |t| PyString::new(py, t))?,
+    };
+    av_of(intern!(py, "N"), text.as_any())
+}
+
+/// The texts of 0..SMALL_INTS, made once: str objects are immutable, so like CPython's small
+/// ints they can be shared, and counters, quantities and list indexes are mostly small.
+const SMALL_INTS: i64 = 1024;
+static SMALL_INT_TEXTS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+
+fn small_int_text(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyString>> {
+    let texts = SMALL_INT_TEXTS.get_or_init(py, || {
+        (0..SMALL_INTS)
+            .map(|i| PyString::new(py, itoa::Buffer::new().format(i)).unbind())
+            .collect()
+    });
+    Ok(texts[n].bind(py).clone())
 }
 
 pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -121,7 +139,13 @@ fn mixed_set() -> PyErr {
 
 pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
-    let members: Vec<Bound<'py, PyAny>> = value.try_iter()?.collect::<PyResult<_>>()?;
+    // One C-level pass builds the list that a string set is sent as.
+    // SAFETY: a live object, GIL held; PySequence_List returns a new reference or NULL.
+    let list = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PySequence_List(value.as_ptr()))?
+            .cast_into_unchecked::<PyList>()
+    };
+    let members: Vec<Bound<'py, PyAny>> = list.iter().collect();
     let Some(first) = members.first() else {
         return Err(CoreError::validation(
             "cannot store an empty set (DynamoDB has no empty sets)",
@@ -129,10 +153,13 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
         .into());
     };
     if first.is_instance_of::<PyString>() {
-        if !members.iter().all(|m| m.is_instance_of::<PyString>()) {
+        if !members
+            .iter()
+            .all(|m| m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>())
+        {
             return Err(mixed_set());
         }
-        return av(py, intern!(py, "SS"), PyList::new(py, members)?);
+        return av_of(intern!(py, "SS"), list.as_any());
     }
     if is_number(first)? {
         let mut texts = Vec::with_capacity(members.len());

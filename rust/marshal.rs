@@ -356,14 +356,19 @@ pub fn is_int_literal(t: &str) -> bool {
 
 /// The checked text of an `N` value.
 pub fn number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+    match raw_number_text(text)? {
+        t if is_number_text(t) => Ok(t),
+        _ => Err(invalid_number(text)),
+    }
+}
+
+/// The text of an `N` value, not yet checked.
+fn raw_number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     let s = match text.cast_exact::<PyString>() {
         Ok(s) => s,
         Err(_) => text.cast::<PyString>().map_err(|_| invalid_number(text))?,
     };
-    match s.to_str() {
-        Ok(t) if is_number_text(t) => Ok(t),
-        _ => Err(invalid_number(text)),
-    }
+    s.to_str().map_err(|_| invalid_number(text))
 }
 
 /// An integer from checked integer-literal text.
@@ -379,11 +384,36 @@ pub fn int_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny
 /// `N` text as int (integer literal) or float.
 pub fn parse_n<'py>(text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = text.py();
-    let t = number_text(text)?;
+    let t = raw_number_text(text)?;
+    if let Some(n) = small_int_literal(t) {
+        return Ok(n.into_pyobject(py)?.into_any());
+    }
+    if !is_number_text(t) {
+        return Err(invalid_number(text));
+    }
     if is_int_literal(t) {
         return int_from_text(py, t);
     }
     float_from_text(py, t)
+}
+
+/// `-?\d{1,18}` parsed in one pass (the usual integer `N`), else `None`.
+fn small_int_literal(t: &str) -> Option<i64> {
+    let (negative, digits) = match t.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -n } else { n })
 }
 
 pub fn float_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -441,21 +471,27 @@ impl Tag {
     }
 }
 
+/// The interned one-letter tags, looked up once per process.
+struct OneLetterTags([(usize, Tag); 5]);
+
+static ONE_LETTER_TAGS: PyOnceLock<OneLetterTags> = PyOnceLock::new();
+
 fn tag_of(key: &Bound<'_, PyAny>) -> Tag {
     let py = key.py();
     // One-character str objects are CPython singletons, so the common tags match by pointer.
-    let p = key.as_ptr();
-    if p == intern!(py, "S").as_ptr() {
-        return Tag::S;
-    }
-    if p == intern!(py, "N").as_ptr() {
-        return Tag::N;
-    }
-    if p == intern!(py, "M").as_ptr() {
-        return Tag::M;
-    }
-    if p == intern!(py, "L").as_ptr() {
-        return Tag::L;
+    let tags = ONE_LETTER_TAGS.get_or_init(py, || {
+        let ptr = |t: &str| PyString::intern(py, t).as_ptr() as usize;
+        OneLetterTags([
+            (ptr("S"), Tag::S),
+            (ptr("N"), Tag::N),
+            (ptr("M"), Tag::M),
+            (ptr("L"), Tag::L),
+            (ptr("B"), Tag::B),
+        ])
+    });
+    let p = key.as_ptr() as usize;
+    if let Some((_, tag)) = tags.0.iter().find(|(t, _)| *t == p) {
+        return *tag;
     }
     match key.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
         Some("S") => Tag::S,

@@ -7,6 +7,7 @@ use pyo3::types::{
     PyByteArray, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMemoryView, PySet,
     PyString, PyTuple,
 };
+use pyo3::Borrowed;
 use pyo3::IntoPyObjectExt;
 
 use pyo3::ffi;
@@ -513,8 +514,12 @@ fn not_an_av(av: &Bound<'_, PyAny>) -> PyErr {
     CoreError::validation(format!("not an AttributeValue: {shown}")).into()
 }
 
-/// The single `(tag, value)` of an AttributeValue dict.
-pub fn av_parts<'py>(av: &Bound<'py, PyAny>) -> PyResult<(Tag, Bound<'py, PyAny>)> {
+/// The single `(tag, value)` of an AttributeValue dict; the value is borrowed from the dict.
+///
+/// Nothing here runs Python code, so the key can be read without taking a reference; callers
+/// take an owned reference to the value (`to_owned`) before anything that could run Python
+/// code (converting a container's members), and may use it borrowed for scalars.
+pub fn av_parts<'a, 'py>(av: &'a Bound<'py, PyAny>) -> PyResult<(Tag, Borrowed<'a, 'py, PyAny>)> {
     let py = av.py();
     let dict = match av.cast_exact::<PyDict>() {
         Ok(d) => d,
@@ -523,15 +528,14 @@ pub fn av_parts<'py>(av: &Bound<'py, PyAny>) -> PyResult<(Tag, Bound<'py, PyAny>
     let mut pos: ffi::Py_ssize_t = 0;
     let mut key: *mut ffi::PyObject = std::ptr::null_mut();
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-    // SAFETY: a live dict with the GIL held; the borrowed references become owned at once.
+    // SAFETY: a live dict with the GIL held. PyDict_Next yields borrowed references that stay
+    // valid while `av` is alive and unchanged: the key is only read below, and callers own the
+    // value before running any Python code (see above).
     let entry = unsafe {
         if ffi::PyDict_Size(dict.as_ptr()) == 1
             && ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) != 0
         {
-            Some((
-                Bound::from_borrowed_ptr(py, key),
-                Bound::from_borrowed_ptr(py, value),
-            ))
+            Some((Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)))
         } else {
             None
         }
@@ -551,7 +555,11 @@ fn list_of<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<
 
 pub fn from_av<'py>(av: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
     let (tag, v) = av_parts(av)?;
-    value_of(tag, v, depth)
+    if tag == Tag::N {
+        // A number is parsed from the borrowed text: no Python code runs meanwhile.
+        return parse_n(&v);
+    }
+    value_of(tag, v.to_owned(), depth)
 }
 
 /// The Python value of an AttributeValue's `(tag, value)`.

@@ -573,7 +573,7 @@ impl Schema {
             (FieldKind::String, Tag::S)
                 if v.is_exact_instance_of::<PyString>() || v.is_instance_of::<PyString>() =>
             {
-                return Ok(v)
+                return Ok(v.to_owned())
             }
             (FieldKind::Integer, Tag::N) => {
                 let t = number_text(&v)?;
@@ -587,7 +587,9 @@ impl Schema {
             }
             (FieldKind::Float, Tag::N) => return float_from_text(py, number_text(&v)?),
             (FieldKind::Decimal, Tag::N) => return decimal_from_text(py, number_text(&v)?),
-            (FieldKind::Boolean, Tag::Bool) if v.is_instance_of::<PyBool>() => return Ok(v),
+            (FieldKind::Boolean, Tag::Bool) if v.is_instance_of::<PyBool>() => {
+                return Ok(v.to_owned())
+            }
             (FieldKind::Datetime | FieldKind::Ttl, Tag::N) => {
                 let t = number_text(&v)?;
                 if !is_int_literal(t) {
@@ -615,7 +617,7 @@ impl Schema {
             (FieldKind::StringSet, Tag::Ss)
             | (FieldKind::Map, Tag::M)
             | (FieldKind::List, Tag::L)
-            | (FieldKind::Any, _) => return value_of(tag, v, 0),
+            | (FieldKind::Any, _) => return value_of(tag, v.to_owned(), 0),
             _ => {}
         }
         Err(CoreError::validation(format!(

@@ -13,7 +13,7 @@ ORG_ID = "01HKS659000000000000000001"
 MEMBER_ID = "01HKVZDQ800000000000000011"
 
 
-def test_core_name_matches_selection(monkeypatch):
+def test_core_name_matches_selection():
     import os
 
     wanted = os.environ.get("DYNAMO_BAO_CORE")

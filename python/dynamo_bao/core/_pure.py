@@ -420,14 +420,14 @@ def _encode_float_dynamo_bao(value: Any) -> str:
     negative = exact.is_signed()
     exact = abs(exact)
     # 21 significant digits, ties away from zero (ECMAScript picks the larger n), computed on
-    # the exact binary value: a context of 2000 digits holds any double exactly.
+    # the exact value: 2000 digits hold any double exactly, and a longer Decimal gets more.
+    ctx = _EXACT if len(parts[1]) < 1900 else Context(prec=len(parts[1]) + 100)
     e10 = exact.adjusted()
-    q = exact.scaleb(-e10, context=_EXACT).quantize(
-        _TWENTY_PLACES, rounding=ROUND_HALF_UP, context=_EXACT
-    )
+    q = exact.scaleb(-e10, context=ctx)
+    q = q.quantize(_TWENTY_PLACES, rounding=ROUND_HALF_UP, context=ctx)
     if q >= 10:
         e10 += 1
-        q = (q / 10).quantize(_TWENTY_PLACES, rounding=ROUND_HALF_UP, context=_EXACT)
+        q = (q / 10).quantize(_TWENTY_PLACES, rounding=ROUND_HALF_UP, context=ctx)
     out = f"{q:.20f}e{'+' if e10 >= 0 else '-'}{abs(e10)}"
     return "-" + out if negative else out
 

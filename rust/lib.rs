@@ -10,6 +10,7 @@ mod encode;
 mod errors;
 mod keys;
 mod marshal;
+mod number;
 mod py_types;
 mod schema;
 mod tenant;

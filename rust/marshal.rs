@@ -13,8 +13,8 @@ use pyo3::IntoPyObjectExt;
 use pyo3::ffi;
 use pyo3::sync::PyOnceLock;
 
-use crate::encode::{n_text, number_of, with_n_text, Num};
 use crate::errors::CoreError;
+use crate::number::{n_text, number_of, with_n_text, Num};
 use crate::py_types::{decimal_type, type_name};
 
 /// DynamoDB's nesting limit: documents may be at most 32 containers deep.

@@ -9,9 +9,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
 
-use crate::encode::{
-    datetime_from_ms, datetime_ms, encode_value, number_of, FloatEncoding, IndexKind, Num,
-};
+use crate::encode::{encode_value, FloatEncoding, IndexKind};
 use crate::errors::{with_field, CoreError};
 use crate::keys::{
     bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant, primary_id,
@@ -22,6 +20,7 @@ use crate::marshal::{
     int_from_text, is_bytes_like, is_int_literal, num_av, number_text, to_av, to_bytes, value_of,
     Tag,
 };
+use crate::number::{datetime_from_ms, datetime_ms, number_of, Num};
 use crate::py_types::{text, type_name};
 use crate::tenant::prefix_of;
 

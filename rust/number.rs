@@ -1,0 +1,376 @@
+//! Numbers: what a Python number is (`Num`), its exact decimal digits, the text of an `N`
+//! attribute (checked against DynamoDB's limits; floats in ECMAScript `Number::toString` form,
+//! as DynamoBao stores them), and datetimes as epoch milliseconds.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyString};
+
+use crate::errors::{CoreError, CoreResult};
+use crate::py_types::{datetime_type, decimal_type, epoch, one_millisecond, type_name};
+
+/// A number seen from Python: an int that fits i64, any other int (as decimal text), a float,
+/// or a Decimal (as `str(d)`).
+pub enum Num {
+    Int(i64),
+    BigInt(String),
+    Float(f64),
+    Dec(String),
+}
+
+/// Value = d1.d2d3… × 10^e10 with `digits` free of leading and trailing zeros.
+pub struct Parts {
+    pub negative: bool,
+    pub digits: String,
+    pub e10: i64,
+}
+
+fn big_int_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    // int.__repr__ gives the digits even for int subclasses with their own __str__ (IntEnum).
+    let text = obj
+        .py()
+        .get_type::<PyInt>()
+        .call_method1("__repr__", (obj,))?;
+    Ok(text.cast::<PyString>()?.to_str()?.to_owned())
+}
+
+/// The number in `obj`, or `None` when `obj` is not a number (bool is not a number here).
+pub fn number_of(obj: &Bound<'_, PyAny>) -> PyResult<Option<Num>> {
+    if obj.is_exact_instance_of::<PyFloat>() {
+        return Ok(Some(Num::Float(obj.extract::<f64>()?)));
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(None);
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return Ok(Some(match obj.extract::<i64>() {
+            Ok(n) => Num::Int(n),
+            Err(_) => Num::BigInt(big_int_text(obj)?),
+        }));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Some(Num::Float(obj.extract::<f64>()?)));
+    }
+    if obj.is_instance(decimal_type(obj.py())?)? {
+        let text = obj.str()?;
+        return Ok(Some(Num::Dec(text.to_str()?.to_owned())));
+    }
+    Ok(None)
+}
+
+pub fn number_or_err(obj: &Bound<'_, PyAny>) -> PyResult<Num> {
+    match number_of(obj)? {
+        Some(n) => Ok(n),
+        None => {
+            Err(CoreError::validation(format!("expected a number, got {}", type_name(obj))).into())
+        }
+    }
+}
+
+fn not_finite(text: &str) -> CoreError {
+    CoreError::validation(format!("not a finite number: {text:?}"))
+}
+
+/// Parse decimal text (`[+-]digits[.digits][e[+-]digits]`); `None` for zero.
+pub fn decimal_parts(text: &str) -> CoreResult<Option<Parts>> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut negative = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        negative = b[i] == b'-';
+        i += 1;
+    }
+    let ip_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let ip = &text[ip_start..i];
+    let mut fp = "";
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let fp_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        fp = &text[fp_start..i];
+    }
+    let mut exp_text = None;
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        let exp_start = i;
+        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+            i += 1;
+        }
+        let digits_start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == digits_start {
+            return Err(not_finite(text));
+        }
+        exp_text = Some(&text[exp_start..i]);
+    }
+    if i != b.len() || (ip.is_empty() && fp.is_empty()) {
+        return Err(not_finite(text));
+    }
+    let raw_len = ip.len() + fp.len();
+    let raw: String = [ip, fp].concat();
+    let stripped = raw.trim_start_matches('0');
+    if stripped.is_empty() {
+        return Ok(None);
+    }
+    let leading = raw_len - stripped.len();
+    let exp: i64 = match exp_text {
+        Some(e) => e
+            .parse::<i64>()
+            .ok()
+            .filter(|e| e.abs() < (1 << 60))
+            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
+        None => 0,
+    };
+    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    Ok(Some(Parts {
+        negative,
+        digits: stripped.trim_end_matches('0').to_owned(),
+        e10,
+    }))
+}
+
+/// Shortest round-trip digits of a finite float (the same digits as Python's `repr`).
+pub fn float_parts(x: f64) -> CoreResult<Option<Parts>> {
+    if !x.is_finite() {
+        return Err(CoreError::validation(format!(
+            "cannot store a non-finite number: {}",
+            py_float_repr(x)
+        )));
+    }
+    if x == 0.0 {
+        return Ok(None);
+    }
+    let s = format!("{:e}", x.abs());
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let e10 = exp.parse::<i64>().unwrap_or(0);
+    Ok(Some(Parts {
+        negative: x < 0.0,
+        digits: digits.trim_end_matches('0').to_owned(),
+        e10,
+    }))
+}
+
+fn py_float_repr(x: f64) -> &'static str {
+    if x.is_nan() {
+        "nan"
+    } else if x > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+/// Digits of an integer's text (sign stripped) as parts.
+fn check_dynamodb_number(parts: &Option<Parts>, text: &str) -> CoreResult<()> {
+    if let Some(p) = parts {
+        if p.digits.len() > 38 {
+            return Err(CoreError::validation(format!(
+                "number {text} has more than 38 significant digits (DynamoDB's limit)"
+            )));
+        }
+        if !(-130..=125).contains(&p.e10) {
+            return Err(CoreError::validation(format!(
+                "number {text} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// DynamoDB's number range for a float: 1e-130 <= |x| < 1e126 (zero aside). Comparing with
+/// the doubles nearest those bounds gives the same answer as comparing the shortest decimal
+/// form, which is what the pure core does; a double never has more than 17 digits.
+fn check_float_range(x: f64) -> CoreResult<()> {
+    if !x.is_finite() {
+        return Err(CoreError::validation(format!(
+            "cannot store a non-finite number: {}",
+            py_float_repr(x)
+        )));
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-130..1e126).contains(&a) {
+        let mut buf = ryu_js::Buffer::new();
+        return Err(CoreError::validation(format!(
+            "number {} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)",
+            buf.format_finite(x)
+        )));
+    }
+    Ok(())
+}
+
+/// A fast path for the common floats with few decimals (prices, scores): the text of `x`
+/// when `x` is `n / 10^k` for an integer `|n| < 10^15` and `k <= 6`, else `None`.
+///
+/// Exact: a decimal of at most 15 significant digits that converts back to `x` is the
+/// shortest one (two such decimals can never map to the same double), once trailing zeros are
+/// dropped; the value lies in [1e-6, 1e15), where ECMAScript writes plain decimals.
+/// Everything else goes to the general algorithm.
+struct ShortDecimal {
+    buf: [u8; 24],
+}
+
+const POW10: [f64; 7] = [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6];
+
+impl ShortDecimal {
+    fn new() -> Self {
+        ShortDecimal { buf: [0; 24] }
+    }
+
+    fn format(&mut self, x: f64) -> Option<&str> {
+        let a = x.abs();
+        if !(1e-6..1e15).contains(&a) {
+            return None;
+        }
+        let (mut k, mut n) = (0..POW10.len()).find_map(|k| {
+            let scaled = a * POW10[k];
+            if scaled >= 1e15 {
+                return None;
+            }
+            let n = scaled as u64;
+            // `n as f64 == scaled` tests integrality without a libm call.
+            (n as f64 == scaled && n as f64 / POW10[k] == a).then_some((k, n))
+        })?;
+        // The scaled product is rounded, so a larger k than needed can be hit first.
+        while k > 0 && n % 10 == 0 {
+            n /= 10;
+            k -= 1;
+        }
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
+        let mut len = 0;
+        let mut push = |b: u8, buf: &mut [u8; 24]| {
+            buf[len] = b;
+            len += 1;
+        };
+        if x < 0.0 {
+            push(b'-', &mut self.buf);
+        }
+        if digits.len() <= k {
+            push(b'0', &mut self.buf);
+            push(b'.', &mut self.buf);
+            for _ in digits.len()..k {
+                push(b'0', &mut self.buf);
+            }
+            for &d in digits {
+                push(d, &mut self.buf);
+            }
+        } else {
+            let point = digits.len() - k;
+            for (i, &d) in digits.iter().enumerate() {
+                if i == point {
+                    push(b'.', &mut self.buf);
+                }
+                push(d, &mut self.buf);
+            }
+        }
+        // SAFETY: only ASCII digits, '-' and '.' were written.
+        Some(unsafe { std::str::from_utf8_unchecked(&self.buf[..len]) })
+    }
+}
+
+/// Calls `f` with the text of an `N` attribute (checked against DynamoDB's limits), formatted
+/// on the stack for ints and floats: floats in ECMAScript `Number::toString` form.
+pub fn with_n_text<R>(num: &Num, f: impl FnOnce(&str) -> R) -> CoreResult<R> {
+    match num {
+        Num::Int(n) => Ok(f(itoa::Buffer::new().format(*n))),
+        Num::Float(x) => {
+            check_float_range(*x)?;
+            if *x == 0.0 {
+                return Ok(f("0"));
+            }
+            let mut short = ShortDecimal::new();
+            if let Some(text) = short.format(*x) {
+                return Ok(f(text));
+            }
+            Ok(f(ryu_js::Buffer::new().format_finite(*x)))
+        }
+        Num::BigInt(text) => {
+            check_dynamodb_number(&decimal_parts(text)?, text)?;
+            Ok(f(text))
+        }
+        Num::Dec(text) => {
+            check_dynamodb_number(&decimal_parts(text)?, text)?;
+            Ok(f(text))
+        }
+    }
+}
+
+/// The text of an `N` attribute, checked against DynamoDB's limits.
+pub fn n_text(num: &Num) -> CoreResult<String> {
+    with_n_text(num, str::to_owned)
+}
+
+pub fn parts_of(num: &Num) -> CoreResult<Option<Parts>> {
+    match num {
+        Num::Int(n) => decimal_parts(&n.to_string()),
+        Num::BigInt(t) | Num::Dec(t) => decimal_parts(t),
+        Num::Float(x) => float_parts(*x),
+    }
+}
+
+/// Epoch milliseconds of an aware datetime (floored) or of an int given as milliseconds.
+pub fn datetime_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Num> {
+    let py = obj.py();
+    if obj.is_exact_instance_of::<PyInt>() {
+        return number_or_err(obj);
+    }
+    if obj.is_instance(datetime_type(py)?)? {
+        if obj.call_method0(pyo3::intern!(py, "utcoffset"))?.is_none() {
+            return Err(CoreError::validation(format!(
+                "{what} must be timezone-aware (naive datetimes are ambiguous)"
+            ))
+            .into());
+        }
+        let ms = obj.sub(epoch(py)?)?.floor_div(one_millisecond(py)?)?;
+        return number_or_err(&ms);
+    }
+    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+        return number_or_err(obj);
+    }
+    Err(CoreError::validation(format!(
+        "{what} must be an aware datetime or epoch milliseconds (int), got {}",
+        type_name(obj)
+    ))
+    .into())
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// An aware UTC datetime for epoch milliseconds; `None` outside datetime's range (years
+/// 1-9999). Built with one constructor call: the stable ABI has no datetime C API.
+pub fn datetime_from_ms<'py>(py: Python<'py>, ms: i64) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    if !(1..=9999).contains(&year) {
+        return Ok(None);
+    }
+    let hour = rem / 3_600_000;
+    let minute = rem / 60_000 % 60;
+    let second = rem / 1000 % 60;
+    let micro = rem % 1000 * 1000;
+    let utc = crate::py_types::utc(py)?;
+    datetime_type(py)?
+        .call1((year, month, day, hour, minute, second, micro, utc))
+        .map(Some)
+}

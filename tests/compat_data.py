@@ -8,8 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 COMPAT = REPO.parent / "shared" / "compat"
 
@@ -22,52 +20,21 @@ def scenario_files() -> list[Path]:
     return sorted(scenarios_dir().glob("*.json"))
 
 
-def load_models_yaml() -> dict:
-    return yaml.safe_load((COMPAT / "models.yaml").read_text())["models"]
+def compat_models() -> dict:
+    """The golden data's models, loaded from its models.yaml by our own loader."""
+    from dynamo_bao.yaml_models import load_models
+
+    return load_models(COMPAT / "models.yaml")
 
 
-# DynamoBao field types -> core field kinds (the model layer will own this mapping).
-FIELD_KINDS = {
-    "StringField": "string",
-    "UlidField": "string",
-    "RelatedField": "string",
-    "VersionField": "string",
-    "IntegerField": "integer",
-    "CounterField": "integer",
-    "FloatField": "float",
-    "BooleanField": "boolean",
-    "DateTimeField": "datetime",
-    "CreateDateField": "datetime",
-    "ModifiedDateField": "datetime",
-    "TtlField": "ttl",
-    "BinaryField": "binary",
-    "StringSetField": "string_set",
-}
+def compat_schemas() -> dict:
+    """Core schemas of the compat models, by model name, with DynamoBao's float keys."""
+    from dynamo_bao.model import compile_schema
 
-
-def schema_args(name: str, spec: dict) -> dict:
-    """Keyword arguments of core.Schema for a model of models.yaml."""
-    side = lambda v: None if v == "modelPrefix" else v  # noqa: E731
-    pk = spec["primaryKey"]
-    indexes = [
-        (ix["indexId"], side(ix["partitionKey"]), side(ix["sortKey"]))
-        for ix in (spec.get("indexes") or {}).values()
-        if isinstance(ix, dict)
-    ]
-    if spec.get("iterable"):
-        buckets = spec.get("iterationBuckets", 10)
-    else:
-        buckets = 0
-    return dict(
-        model_name=name,
-        prefix=spec["modelPrefix"],
-        fields=[(f, FIELD_KINDS[d["type"]]) for f, d in spec["fields"].items()],
-        partition_key=side(pk["partitionKey"]),
-        sort_key=side(pk.get("sortKey", "modelPrefix")),
-        indexes=indexes,
-        iteration_buckets=buckets,
-        float_encoding="dynamo-bao",
-    )
+    return {
+        name: compile_schema(cls, float_encoding="dynamo-bao")
+        for name, cls in compat_models().items()
+    }
 
 
 def to_boto3_form(av):

@@ -9,17 +9,14 @@ import re
 
 import pytest
 
-from dynamo_bao import core
-
-from .compat_data import load_json, load_models_yaml, scenario_files, schema_args, to_boto3_form
+from .compat_data import compat_schemas, load_json, scenario_files, to_boto3_form
 
 SCENARIOS = scenario_files()
 RELATIVE_COUNTER = re.compile(r"0*[+-][0-9]+")
 
 
 def _schemas():
-    return {spec["modelPrefix"]: core.Schema(**schema_args(name, spec))
-            for name, spec in load_models_yaml().items()}
+    return {schema.prefix: schema for schema in compat_schemas().values()}
 
 
 def _tenant_and_prefix(pk: str) -> tuple[str | None, str]:

@@ -8,7 +8,7 @@ import pytest
 from dynamo_bao import core
 from dynamo_bao.exceptions import ConfigurationError, InvalidTenantIdError, ValidationError
 
-from .compat_data import load_models_yaml, schema_args
+from .compat_data import compat_schemas
 
 ORG_ID = "01HKS659000000000000000001"
 MEMBER_ID = "01HKVZDQ800000000000000011"
@@ -17,8 +17,7 @@ JAN15 = datetime(2024, 1, 15, 9, 0, tzinfo=timezone.utc)
 
 @pytest.fixture(scope="module")
 def schemas():
-    return {name: core.Schema(**schema_args(name, spec))
-            for name, spec in load_models_yaml().items()}
+    return compat_schemas()
 
 
 def org_values(**changes):

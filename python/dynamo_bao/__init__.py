@@ -8,6 +8,7 @@ extension; a pure-Python core with the same interface stands in where it is not 
 
 from __future__ import annotations
 
+from . import fields
 from .exceptions import (
     BaoError,
     BatchIncompleteError,
@@ -19,11 +20,19 @@ from .exceptions import (
     TenantRequiredError,
     ValidationError,
 )
+from .model import BaoModel, Index, PrimaryKey, UniqueConstraint
+from .yaml_models import load_models
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "fields",
+    "BaoModel",
+    "PrimaryKey",
+    "Index",
+    "UniqueConstraint",
+    "load_models",
     "BaoError",
     "BatchIncompleteError",
     "ConditionalError",

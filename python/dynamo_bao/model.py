@@ -1,0 +1,267 @@
+"""Model declarations: ``BaoModel`` subclasses compiled once into a core ``Schema``.
+
+A model class declares its prefix, fields, primary key, indexes, unique constraints and
+iteration (DESIGN §7). At class creation the declaration is validated (DynamoBao's model
+checks, spec §4, plus the ones it lacks: duplicate index ids, binary or set fields in keys,
+duplicate constraint ids) and compiled into the core's ``Schema`` — the one object that turns
+an instance's values into a whole item and an item back into values, in one call. Instances
+hold field values and track which fields changed since they were created or loaded.
+
+I/O (find, create, update, query …) is added by the model manager on top of this layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, dataclass_transform
+
+from . import core
+from .exceptions import ConfigurationError, ValidationError
+from .fields import BinaryField, Field, StringSetField, TtlField
+
+__all__ = ["MODEL_PREFIX", "PrimaryKey", "Index", "UniqueConstraint", "BaoModel"]
+
+#: The sentinel DynamoBao uses for "this side of the key is the model prefix".
+MODEL_PREFIX = "modelPrefix"
+
+
+@dataclass(frozen=True)
+class PrimaryKey:
+    """The table key of a model: a partition-key field and a sort-key field, either of which
+    may be :data:`MODEL_PREFIX` (the default sort key: one item per partition value)."""
+
+    partition_key: str
+    sort_key: str = MODEL_PREFIX
+
+
+@dataclass(frozen=True)
+class Index:
+    """A GSI of a model: ``Index("status", "created_at", "gsi1")``."""
+
+    partition_key: str
+    sort_key: str
+    index_id: str
+
+
+@dataclass(frozen=True)
+class UniqueConstraint:
+    """A unique value per tenant: ``UniqueConstraint("email", "uc1")`` (uc1 .. uc3)."""
+
+    field: str
+    constraint_id: str
+
+
+def _side(name: str) -> str | None:
+    return None if name == MODEL_PREFIX else name
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(Field,))
+class BaoModel:
+    """Base class of models. Subclasses set the class attributes below and declare fields."""
+
+    model_prefix: ClassVar[str]
+    primary_key: ClassVar[PrimaryKey]
+    indexes: ClassVar[dict[str, Index | PrimaryKey]] = {}
+    unique_constraints: ClassVar[dict[str, UniqueConstraint]] = {}
+    iterable: ClassVar[bool] = False
+    iteration_buckets: ClassVar[int] = 10
+    table_type: ClassVar[str] = "standard"
+
+    _fields: ClassVar[dict[str, Field]] = {}
+    _schema: ClassVar[Any] = None
+
+    __slots__ = ("_data", "_changes")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields: dict[str, Field] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Field):
+                    fields[name] = value
+        cls._fields = fields
+        for field in fields.values():
+            if field.model is None or issubclass(cls, field.model):
+                field.model = cls
+        if "model_prefix" not in vars(cls) and not hasattr(cls, "model_prefix"):
+            return  # an abstract base of models (no prefix yet): nothing to compile
+        cls._schema = compile_schema(cls)
+
+    # -- instances ------------------------------------------------------------------------
+
+    def __init__(self, data: dict[str, Any] | None = None, /, **values: Any) -> None:
+        given = dict(data or {}, **values)
+        fields = type(self)._fields
+        unknown = [name for name in given if name not in fields]
+        if unknown:
+            raise ValidationError(
+                f"{type(self).__name__}: unknown field {unknown[0]!r}", unknown[0]
+            )
+        self._data: dict[str, Any] = {}
+        self._changes: set[str] = set()
+        for name, field in fields.items():
+            if name in given:
+                value = field.clean(given[name])
+            else:
+                value = field.clean(field.initial_value())
+            if value is not None:
+                self._data[name] = value
+            self._changes.add(name)
+
+    @classmethod
+    def _from_stored(cls, values: dict[str, Any]) -> BaoModel:
+        """An instance of values read from the table (no defaults, nothing changed)."""
+        instance = cls.__new__(cls)
+        instance._data = values
+        instance._changes = set()
+        return instance
+
+    def _assign(self, field: Field, value: Any) -> None:
+        value = field.clean(value)
+        name = field.name
+        if value is None:
+            if name not in self._data:
+                return
+            del self._data[name]
+        elif name in self._data and self._data[name] == value:
+            return
+        else:
+            self._data[name] = value
+        self._changes.add(name)
+
+    @property
+    def primary_id(self) -> str:
+        """The public id of this item (``pk``, or ``pk##__SK__##sk``)."""
+        return type(self)._schema.primary_id(self._key_values())
+
+    def _key_values(self) -> dict[str, Any]:
+        schema = type(self)._schema
+        return {
+            name: self._data.get(name)
+            for name in (schema.partition_key, schema.sort_key)
+            if name is not None
+        }
+
+    def has_changes(self) -> bool:
+        return bool(self._changes)
+
+    def changed_fields(self) -> frozenset[str]:
+        return frozenset(self._changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The field values that are set."""
+        return dict(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._data == self._data  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        try:
+            key = self.primary_id
+        except ValidationError:
+            key = "?"
+        return f"<{type(self).__name__} {key}>"
+
+
+def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any:
+    """Validate a model declaration and compile it into the core's Schema."""
+    name = cls.__name__
+    prefix = getattr(cls, "model_prefix", None)
+    if not prefix:
+        raise ConfigurationError(f"{name} must define a model_prefix")
+    core.validate_model_prefix(prefix)
+    key = getattr(cls, "primary_key", None)
+    if not isinstance(key, PrimaryKey):
+        raise ConfigurationError(f"{name} must define a primary_key = PrimaryKey(...)")
+    fields = cls._fields
+    for field_name, field in fields.items():
+        if isinstance(field, TtlField) and field_name != "ttl":
+            raise ConfigurationError(
+                f"TtlField must be named 'ttl', found '{field_name}' in {name}"
+            )
+        if field_name.startswith("_"):
+            raise ConfigurationError(
+                f"Field name '{field_name}' in {name} cannot start with underscore"
+            )
+
+    def key_field(side: str, what: str) -> str | None:
+        field_name = _side(side)
+        if field_name is None:
+            return None
+        field = fields.get(field_name)
+        if field is None:
+            raise ConfigurationError(f"Field {field_name} not found in {name} fields ({what})")
+        unkeyable = ("map", "list", "any")
+        if isinstance(field, (StringSetField, BinaryField)) or field.kind in unkeyable:
+            raise ConfigurationError(
+                f"{type(field).__name__} '{field_name}' cannot be part of {what} in {name}"
+            )
+        return field_name
+
+    partition = key_field(key.partition_key, "the primary key")
+    sort = key_field(key.sort_key, "the primary key")
+    for field_name in (partition, sort):
+        if field_name is not None:
+            fields[field_name].required = True
+
+    indexes = []
+    seen_ids: set[str] = set()
+    for index_name, index in (cls.indexes or {}).items():
+        if index_name.startswith("_"):
+            raise ConfigurationError(
+                f"Index name '{index_name}' in {name} cannot start with underscore"
+            )
+        if isinstance(index, PrimaryKey) or index == "primaryKey":
+            continue  # an alias of the table key: nothing extra is written
+        if not isinstance(index, Index):
+            raise ConfigurationError(f"Index '{index_name}' in {name} must be an Index")
+        if index.index_id in seen_ids:
+            raise ConfigurationError(f"Index id {index.index_id} is used twice in {name}")
+        seen_ids.add(index.index_id)
+        what = f"index '{index_name}'"
+        indexes.append(
+            (index.index_id, key_field(index.partition_key, what), key_field(index.sort_key, what))
+        )
+
+    seen_constraints: set[str] = set()
+    for constraint_name, constraint in (cls.unique_constraints or {}).items():
+        if not isinstance(constraint, UniqueConstraint):
+            raise ConfigurationError(
+                f"Unique constraint '{constraint_name}' in {name} must be a UniqueConstraint"
+            )
+        if constraint.field not in fields:
+            raise ConfigurationError(f"Field {constraint.field} not found in {name} fields")
+        number = constraint.constraint_id.lstrip("_")
+        if number not in ("uc1", "uc2", "uc3"):
+            raise ConfigurationError(
+                f"Invalid constraint ID {constraint.constraint_id} in {name}"
+            )
+        if number in seen_constraints:
+            raise ConfigurationError(f"Constraint id {number} is used twice in {name}")
+        seen_constraints.add(number)
+
+    if not isinstance(cls.iterable, bool):
+        raise ConfigurationError(f"iterable must be a boolean in {name}")
+    buckets = cls.iteration_buckets
+    if cls.iterable and (
+        not isinstance(buckets, int) or isinstance(buckets, bool) or not 1 <= buckets <= 1000
+    ):
+        raise ConfigurationError(
+            f"iteration_buckets must be an integer between 1 and 1000 in {name}"
+        )
+    try:
+        return core.Schema(
+            name,
+            prefix,
+            [(field_name, field.kind) for field_name, field in fields.items()],
+            partition_key=partition,
+            sort_key=sort,
+            indexes=indexes,
+            iteration_buckets=buckets if cls.iterable else 0,
+            float_encoding=float_encoding,
+        )
+    except ConfigurationError as err:
+        raise ConfigurationError(f"{name}: {err}") from None
+

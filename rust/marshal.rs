@@ -14,7 +14,7 @@ use pyo3::ffi;
 use pyo3::sync::PyOnceLock;
 
 use crate::errors::CoreError;
-use crate::number::{n_text, number_of, with_n_text, Num};
+use crate::number::{n_text, number_of, split_number, with_n_text, Num};
 use crate::py_types::{decimal_type, type_name};
 
 /// DynamoDB's nesting limit: documents may be at most 32 containers deep.
@@ -309,44 +309,9 @@ fn invalid_number(text: &Bound<'_, PyAny>) -> PyErr {
     CoreError::validation(format!("invalid number text {shown}")).into()
 }
 
-/// `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?` — what DynamoDB number text may look like.
+/// Whether `t` is number text as DynamoDB returns it.
 pub fn is_number_text(t: &str) -> bool {
-    let b = t.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        i += 1;
-    }
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let int_digits = i - int_start;
-    let mut frac_digits = 0;
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        let s = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        frac_digits = i - s;
-    }
-    if int_digits == 0 && frac_digits == 0 {
-        return false;
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        let s = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == s {
-            return false;
-        }
-    }
-    i == b.len()
+    split_number(t).is_some()
 }
 
 /// `-?\d+`

@@ -70,48 +70,46 @@ fn not_finite(text: &str) -> CoreError {
     CoreError::validation(format!("not a finite number: {text:?}"))
 }
 
+/// The pieces of decimal number text `[+-]digits[.digits][(e|E)[+-]digits]` (at least one
+/// digit before the exponent): `(negative, integer digits, fraction digits, exponent text)`.
+/// This one scanner defines what number text is, for reading `N` values and for Decimals.
+pub fn split_number(text: &str) -> Option<(bool, &str, &str, Option<&str>)> {
+    let b = text.as_bytes();
+    let digits_from = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let negative = b.first() == Some(&b'-');
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let ip_end = digits_from(i);
+    let ip = &text[i..ip_end];
+    i = ip_end;
+    let mut fp = "";
+    if b.get(i) == Some(&b'.') {
+        let fp_end = digits_from(i + 1);
+        fp = &text[i + 1..fp_end];
+        i = fp_end;
+    }
+    let mut exp = None;
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        let end = digits_from(i + 1 + sign);
+        if end == i + 1 + sign {
+            return None;
+        }
+        exp = Some(&text[i + 1..end]);
+        i = end;
+    }
+    (i == b.len() && !(ip.is_empty() && fp.is_empty())).then_some((negative, ip, fp, exp))
+}
+
 /// Parse decimal text (`[+-]digits[.digits][e[+-]digits]`); `None` for zero.
 pub fn decimal_parts(text: &str) -> CoreResult<Option<Parts>> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let mut negative = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        negative = b[i] == b'-';
-        i += 1;
-    }
-    let ip_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let ip = &text[ip_start..i];
-    let mut fp = "";
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        let fp_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        fp = &text[fp_start..i];
-    }
-    let mut exp_text = None;
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        let exp_start = i;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        let digits_start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == digits_start {
-            return Err(not_finite(text));
-        }
-        exp_text = Some(&text[exp_start..i]);
-    }
-    if i != b.len() || (ip.is_empty() && fp.is_empty()) {
+    let Some((negative, ip, fp, exp_text)) = split_number(text) else {
         return Err(not_finite(text));
-    }
+    };
     let raw_len = ip.len() + fp.len();
     let raw: String = [ip, fp].concat();
     let stripped = raw.trim_start_matches('0');

@@ -78,10 +78,18 @@ _TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_]{1,10}")
 _INDEX_ID_RE = re.compile(r"gsi[1-5]")
 _CONSTRAINT_RE = re.compile(r"_?uc([1-3])")
-# A DynamoDB number as text: what we accept when reading N values.
-_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _INT_LITERAL_RE = re.compile(r"-?[0-9]+")
-_DECIMAL_TEXT_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+# Number text: [+-]digits[.digits][e[+-]digits] with at least one digit before the exponent.
+# The one definition of number text, for reading N values and for Decimals.
+_NUMBER_TEXT_RE = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+
+
+def _split_number(text: str) -> tuple[str, str, str, str | None] | None:
+    m = _NUMBER_TEXT_RE.fullmatch(text)
+    if m is None or not (m.group(2) or m.group(3)):
+        return None
+    sign, ip, fp, exp = m.groups()
+    return sign, ip, fp or "", exp
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
@@ -281,14 +289,11 @@ def _decimal_parts(text: str) -> tuple[bool, str, int] | None:
 
     ``text`` is a finite decimal literal (``str`` of an int, a Decimal or a float repr).
     """
-    m = _DECIMAL_TEXT_RE.fullmatch(text)
-    if m is None:
+    split = _split_number(text)
+    if split is None:
         raise ValidationError(f"not a finite number: {text!r}")
-    sign, ip, fp, exp = m.groups()
-    fp = fp or ""
+    sign, ip, fp, exp = split
     raw = ip + fp
-    if not raw:
-        raise ValidationError(f"not a finite number: {text!r}")
     stripped = raw.lstrip("0")
     if not stripped:
         return None
@@ -363,7 +368,7 @@ def _n_text(value: Any) -> str:
 
 
 def _parse_n(text: Any) -> int | float:
-    if not isinstance(text, str) or _NUMBER_RE.fullmatch(text) is None:
+    if not isinstance(text, str) or _split_number(text) is None:
         raise ValidationError(f"invalid number text {text!r}")
     if _INT_LITERAL_RE.fullmatch(text) is not None:
         return int(text)
@@ -1055,7 +1060,7 @@ class Schema:
 
 
 def _parse_n_checked(text: Any) -> str:
-    if not isinstance(text, str) or _NUMBER_RE.fullmatch(text) is None:
+    if not isinstance(text, str) or _split_number(text) is None:
         raise ValidationError(f"invalid number text {text!r}")
     return text
 

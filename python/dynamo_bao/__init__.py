@@ -20,6 +20,7 @@ from .exceptions import (
     TenantRequiredError,
     ValidationError,
 )
+from .manager import ModelManager, init_models
 from .model import BaoModel, Index, PrimaryKey, UniqueConstraint
 from .yaml_models import load_models
 
@@ -33,6 +34,8 @@ __all__ = [
     "Index",
     "UniqueConstraint",
     "load_models",
+    "init_models",
+    "ModelManager",
     "BaoError",
     "BatchIncompleteError",
     "ConditionalError",

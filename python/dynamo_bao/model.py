@@ -69,6 +69,7 @@ class BaoModel:
 
     _fields: ClassVar[dict[str, Field]] = {}
     _schema: ClassVar[Any] = None
+    _manager: ClassVar[Any] = None
 
     __slots__ = ("_data", "_changes")
 

@@ -1,0 +1,127 @@
+"""Library configuration: a dict (DynamoBao's shape, snake_case keys) over ``DYNAMO_BAO_*``
+environment variables over defaults.
+
+```python
+{
+    "aws": {"region": "us-east-1", "endpoint_url": None},
+    "db": {"table_name": "my-app-table"},
+    "tenancy": {"enabled": True},
+    "keys": {"float_encoding": "sortable"},     # or "dynamo-bao" for tables shared with JS
+    "batch": {"require_batch_context": False},
+    "models": [User, Post],                     # or a path to models.yaml / a folder of them
+    "client": boto3_client,                     # optional: the caller's own client
+}
+```
+
+Environment variables (used where the dict says nothing): ``DYNAMO_BAO_REGION``,
+``DYNAMO_BAO_ENDPOINT_URL``, ``DYNAMO_BAO_TABLE`` (the CLI's too), ``DYNAMO_BAO_TENANCY_ENABLED``,
+``DYNAMO_BAO_FLOAT_ENCODING``, ``DYNAMO_BAO_REQUIRE_BATCH_CONTEXT``, ``DYNAMO_BAO_MODELS``.
+Unknown keys are a :class:`ConfigurationError` — a typo must not silently turn a setting off
+(say, tenancy).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigurationError
+
+__all__ = ["Config", "load_config"]
+
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "aws": ("region", "endpoint_url"),
+    "db": ("table_name",),
+    "tenancy": ("enabled",),
+    "keys": ("float_encoding",),
+    "batch": ("require_batch_context",),
+}
+_TOP_LEVEL = (*_SECTIONS, "models", "client")
+_ENV = {
+    ("aws", "region"): "DYNAMO_BAO_REGION",
+    ("aws", "endpoint_url"): "DYNAMO_BAO_ENDPOINT_URL",
+    ("db", "table_name"): "DYNAMO_BAO_TABLE",
+    ("tenancy", "enabled"): "DYNAMO_BAO_TENANCY_ENABLED",
+    ("keys", "float_encoding"): "DYNAMO_BAO_FLOAT_ENCODING",
+    ("batch", "require_batch_context"): "DYNAMO_BAO_REQUIRE_BATCH_CONTEXT",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings of one :class:`~dynamo_bao.manager.ModelManager`."""
+
+    table_name: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    tenancy_enabled: bool = False
+    float_encoding: str = "sortable"
+    require_batch_context: bool = False
+    models: Any = ()
+    client: Any = None
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigurationError(f"{where} must be true or false, got {value!r}")
+
+
+def load_config(
+    config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Resolve settings from ``config`` (a dict as above), then the environment, then defaults."""
+    config = dict(config or {})
+    environ = os.environ if environ is None else environ
+    unknown = [key for key in config if key not in _TOP_LEVEL]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown configuration key {unknown[0]!r}; known: {', '.join(_TOP_LEVEL)}"
+        )
+    values: dict[tuple[str, str], Any] = {}
+    for section, keys in _SECTIONS.items():
+        given = config.get(section) or {}
+        if not isinstance(given, Mapping):
+            raise ConfigurationError(f"configuration section {section!r} must be a mapping")
+        for key in given:
+            if key not in keys:
+                raise ConfigurationError(
+                    f"unknown configuration key '{section}.{key}'; known: {', '.join(keys)}"
+                )
+        for key in keys:
+            if given.get(key) is not None:
+                values[section, key] = given[key]
+            elif environ.get(_ENV[section, key]):
+                values[section, key] = environ[_ENV[section, key]]
+
+    table_name = values.get(("db", "table_name"))
+    if not table_name or not isinstance(table_name, str):
+        raise ConfigurationError(
+            "a table name is required: db.table_name in the config or DYNAMO_BAO_TABLE"
+        )
+    float_encoding = values.get(("keys", "float_encoding"), "sortable")
+    if float_encoding not in ("sortable", "dynamo-bao"):
+        raise ConfigurationError(
+            f"keys.float_encoding must be 'sortable' or 'dynamo-bao', not {float_encoding!r}"
+        )
+    models = config.get("models")
+    if models is None:
+        models = environ.get("DYNAMO_BAO_MODELS") or ()
+    return Config(
+        table_name=table_name,
+        region=values.get(("aws", "region")),
+        endpoint_url=values.get(("aws", "endpoint_url")),
+        tenancy_enabled=_flag(values.get(("tenancy", "enabled"), False), "tenancy.enabled"),
+        float_encoding=float_encoding,
+        require_batch_context=_flag(
+            values.get(("batch", "require_batch_context"), False), "batch.require_batch_context"
+        ),
+        models=models,
+        client=config.get("client"),
+    )

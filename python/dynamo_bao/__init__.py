@@ -22,6 +22,7 @@ from .exceptions import (
 )
 from .manager import ModelManager, init_models
 from .model import BaoModel, Index, PrimaryKey, UniqueConstraint
+from .tenancy import TenantContext
 from .yaml_models import load_models
 
 __version__ = "0.1.0"
@@ -36,6 +37,7 @@ __all__ = [
     "load_models",
     "init_models",
     "ModelManager",
+    "TenantContext",
     "BaoError",
     "BatchIncompleteError",
     "ConditionalError",

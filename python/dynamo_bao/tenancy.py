@@ -1,0 +1,126 @@
+"""``TenantContext``: which tenant the current code runs for, kept in a context variable.
+
+A context variable is per thread and per asyncio task, so concurrent requests never see each
+other's tenant, and there is no process-wide fallback (DynamoBao's ``setCurrentTenant`` outside a
+context was process-global, spec §11.6). Every operation resolves its tenant when it runs:
+the context first, then the resolvers in the order they were added; with tenancy enabled and no
+answer, it fails closed with :class:`TenantRequiredError` before any request (DESIGN §6.1).
+Tenant ids are validated by the core (:class:`InvalidTenantIdError`), also those resolvers give.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from contextvars import ContextVar, Token
+from typing import Any, TypeVar
+
+from . import core
+from .exceptions import TenantRequiredError
+
+__all__ = ["TenantContext"]
+
+T = TypeVar("T")
+
+_current: ContextVar[str | None] = ContextVar("dynamo_bao_tenant", default=None)
+# Resolvers are configuration (how to find a tenant), not tenant state: one list per process.
+_resolvers: list[Callable[[], str | None]] = []
+
+REQUIRED_MESSAGE = (
+    "Tenant context is required when tenancy is enabled. Use "
+    "TenantContext.run_with_tenant(tenant_id, fn), `with TenantContext.tenant(tenant_id):` "
+    "or add a tenant resolver."
+)
+
+
+class _TenantScope:
+    """``with TenantContext.tenant(tid):`` / ``async with …``: the tenant for the block."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = core.validate_tenant_id(tenant_id)
+        self._tokens: list[Token] = []
+
+    def __enter__(self) -> str:
+        self._tokens.append(_current.set(self.tenant_id))
+        return self.tenant_id
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> str:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
+
+
+class TenantContext:
+    """The tenant of the running code (all methods are static: there is nothing to construct)."""
+
+    @staticmethod
+    def tenant(tenant_id: str) -> _TenantScope:
+        """A sync and async context manager running its block in ``tenant_id``."""
+        return _TenantScope(tenant_id)
+
+    @staticmethod
+    def run_with_tenant(tenant_id: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` in ``tenant_id``; the caller's tenant is restored after.
+
+        For a coroutine function, an awaitable is returned that runs the coroutine in the
+        tenant (set inside the awaiting task, so it does not leak into the caller).
+        """
+        scope = _TenantScope(tenant_id)
+        if inspect.iscoroutinefunction(fn):
+
+            async def in_tenant() -> Any:
+                with scope:
+                    return await fn(*args, **kwargs)
+
+            return in_tenant()  # type: ignore[return-value]
+        with scope:
+            return fn(*args, **kwargs)
+
+    #: An alias for admin code that works across tenants; it restores the caller's tenant too.
+    with_tenant = run_with_tenant
+
+    @staticmethod
+    def set_current_tenant(tenant_id: str | None) -> None:
+        """Set the tenant of the current thread or task only (``None`` clears it)."""
+        _current.set(None if tenant_id is None else core.validate_tenant_id(tenant_id))
+
+    @staticmethod
+    def clear_tenant() -> None:
+        _current.set(None)
+
+    @staticmethod
+    def get_current_tenant() -> str | None:
+        """The tenant set in this context (resolvers are not consulted)."""
+        return _current.get()
+
+    @staticmethod
+    def add_resolver(resolver: Callable[[], str | None]) -> None:
+        """Add a function consulted (in order) when no tenant is set in the context."""
+        if not callable(resolver):
+            raise TypeError("Resolver must be a function")
+        _resolvers.append(resolver)
+
+    @staticmethod
+    def clear_resolvers() -> None:
+        _resolvers.clear()
+
+    @staticmethod
+    def resolve(required: bool) -> str | None:
+        """The tenant for an operation starting now: context, then resolvers (validated).
+
+        With ``required`` (tenancy enabled) and no tenant: :class:`TenantRequiredError`.
+        """
+        tenant_id = _current.get()
+        if tenant_id is None:
+            for resolver in list(_resolvers):
+                answer = resolver()
+                if answer is not None:
+                    tenant_id = core.validate_tenant_id(answer)
+                    break
+        if tenant_id is None and required:
+            raise TenantRequiredError(REQUIRED_MESSAGE)
+        return tenant_id

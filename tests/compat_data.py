@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,3 +55,25 @@ def to_boto3_form(av):
 
 def load_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+# Where our stored items deliberately differ from DynamoBao's (DESIGN §6). Nothing else may.
+RELATIVE_COUNTER = re.compile(r"0*[+-][0-9]+")
+
+
+def deliberate_difference(
+    golden: dict, ours: dict, attr: str, tenant: str | None, prefix: str
+) -> str | None:
+    """Why an attribute may differ from DynamoBao's (DESIGN §6), or None."""
+    g, o = golden.get(attr, {}).get("S"), ours.get(attr, {}).get("S")
+    # §6.3: a modelPrefix partition key gets the tenant ("set" -> "[acme]#set").
+    if attr == "_pk" and tenant is None and g == prefix and o and o.endswith("]#" + prefix):
+        return "§6.3 tenant on modelPrefix partition keys"
+    # Spec quirk 2: a relative counter update wrote "000000000000000000+1" (or "-2") as a GSI
+    # sort key; we encode the stored counter value.
+    if attr.startswith("_gsi") and attr.endswith("_sk") and g and RELATIVE_COUNTER.fullmatch(g):
+        return "relative counter in a GSI key"
+    # §6.4: a composite id as sort key is kept whole; DynamoBao stored only its first part.
+    if attr == "_sk" and o and g and o.startswith(g + "##__SK__##"):
+        return "§6.4 composite sort key kept whole"
+    return None

@@ -5,14 +5,17 @@ model API comes with the models issue; this checks the core's item layout on its
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from .compat_data import compat_schemas, load_json, scenario_files, to_boto3_form
+from .compat_data import (
+    compat_schemas,
+    deliberate_difference,
+    load_json,
+    scenario_files,
+    to_boto3_form,
+)
 
 SCENARIOS = scenario_files()
-RELATIVE_COUNTER = re.compile(r"0*[+-][0-9]+")
 
 
 def _schemas():
@@ -24,22 +27,6 @@ def _tenant_and_prefix(pk: str) -> tuple[str | None, str]:
     if pk.startswith("["):
         tenant, pk = pk[1:].split("]#", 1)
     return tenant, pk.split("#", 1)[0]
-
-
-def _deliberate(golden: dict, ours: dict, attr: str, tenant: str | None, prefix: str) -> str | None:
-    """Why an attribute may differ from DynamoBao's (DESIGN §6), or None."""
-    g, o = golden.get(attr, {}).get("S"), ours.get(attr, {}).get("S")
-    # §6.3: a modelPrefix partition key gets the tenant ("set" -> "[acme]#set").
-    if attr == "_pk" and tenant is None and g == prefix and o and o.endswith("]#" + prefix):
-        return "§6.3 tenant on modelPrefix partition keys"
-    # Spec quirk 2: a relative counter update wrote "000000000000000000+1" (or "-2") as a GSI
-    # sort key; we encode the stored counter value.
-    if attr.startswith("_gsi") and attr.endswith("_sk") and g and RELATIVE_COUNTER.fullmatch(g):
-        return "relative counter in a GSI key"
-    # §6.4: a composite id as sort key is kept whole; DynamoBao stored only its first part.
-    if attr == "_sk" and o and g and o.startswith(g + "##__SK__##"):
-        return "§6.4 composite sort key kept whole"
-    return None
 
 
 def _items(scenario: dict):
@@ -75,7 +62,7 @@ def test_golden_items_round_trip(path):
                 g, o = set(g["SS"]), set(o.get("SS", ()))  # sets compare as sets
             if g == o:
                 continue
-            if _deliberate(golden, ours, attr, None if schema.partition_key is None
+            if deliberate_difference(golden, ours, attr, None if schema.partition_key is None
                            else tenant, prefix):
                 continue
             failures.append(f"step {step} {golden['_pk']['S']} {attr}: golden {g!r} ours {o!r}")

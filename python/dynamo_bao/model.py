@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
-from . import core
+from . import core, mutations, query
 from .exceptions import ConfigurationError, ValidationError
 from .fields import BinaryField, Field, StringSetField, TtlField
 
@@ -87,6 +87,32 @@ class BaoModel:
         if "model_prefix" not in vars(cls) and not hasattr(cls, "model_prefix"):
             return  # an abstract base of models (no prefix yet): nothing to compile
         cls._schema = compile_schema(cls)
+        _add_unique_finders(cls)
+
+    # -- I/O (the model manager must have registered the class: init_models) --------------
+
+    @classmethod
+    def create(cls, data: dict[str, Any] | None = None, /, **values: Any) -> Any:
+        """Create an item (fails with ConditionalError if it exists or a unique value is
+        taken) and return the stored instance."""
+        return mutations.create(cls, dict(data or {}, **values))
+
+    @classmethod
+    def find(cls, primary_id: str) -> Any:
+        """The instance with this primary id, or an ObjectNotFound (``exists()`` is False)."""
+        return query.find(cls, primary_id)
+
+    @classmethod
+    def batch_find(cls, primary_ids: list[str]) -> dict[str, Any]:
+        """``{id: instance}`` for the ids that exist, read in batches of 100."""
+        return query.batch_find(cls, primary_ids)
+
+    @classmethod
+    def find_by_unique_constraint(cls, name: str, value: Any) -> Any:
+        return query.find_by_unique_constraint(cls, name, value)
+
+    def exists(self) -> bool:
+        return True
 
     # -- instances ------------------------------------------------------------------------
 
@@ -164,6 +190,24 @@ class BaoModel:
         except ValidationError:
             key = "?"
         return f"<{type(self).__name__} {key}>"
+
+
+def _add_unique_finders(cls: type[BaoModel]) -> None:
+    """``find_by_<field>`` for each unique constraint (``uniqueEmail`` → ``find_by_email``)."""
+    for name, constraint in (cls.unique_constraints or {}).items():
+        method = f"find_by_{constraint.field}"
+        existing = getattr(cls, method, None)
+        if existing is not None and not getattr(existing, "_bao_generated", False):
+            raise ConfigurationError(
+                f"{cls.__name__}.{method} already exists; cannot generate it for '{name}'"
+            )
+
+        def finder(model: Any, value: Any, _name: str = name) -> Any:
+            return query.find_by_unique_constraint(model, _name, value)
+
+        finder._bao_generated = True  # type: ignore[attr-defined]
+        finder.__name__ = method
+        setattr(cls, method, classmethod(finder))
 
 
 def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -24,7 +25,7 @@ import botocore.session
 from botocore.config import Config
 
 from . import table as table_def
-from .exceptions import BaoError, ConditionalError, ConfigurationError
+from .exceptions import BaoError, BatchIncompleteError, ConditionalError, ConfigurationError
 
 __all__ = [
     "AWS_ERRORS",
@@ -423,3 +424,74 @@ def scan_items(
             if not last_key:
                 return items
             request["ExclusiveStartKey"] = last_key
+
+
+# ------------------------------------------------------------------------------------------
+# Item operations. Every data request asks for its consumed capacity (DESIGN §7 / issue 6).
+
+_CAPACITY = "TOTAL"
+_BATCH_GET_LIMIT = 100
+_BATCH_RETRIES = 8
+
+
+def get_item(client: Any, table: str, key: dict, *, consistent: bool = False) -> dict:
+    """GetItem; the response (``Item`` absent when there is none)."""
+    with aws_errors("reading an item", table=table):
+        return client.get_item(
+            TableName=table, Key=key, ConsistentRead=consistent, ReturnConsumedCapacity=_CAPACITY
+        )
+
+
+def update_item(client: Any, table: str, **params: Any) -> dict:
+    """UpdateItem with the caller's expressions; a failed condition is ConditionalError."""
+    with aws_errors("writing an item", table=table):
+        return client.update_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+
+
+def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[str] | None]:
+    """TransactWriteItems. Returns ``(response, None)``, or ``(None, reason codes)`` when the
+    transaction was cancelled, so the caller can say which part failed."""
+    try:
+        return client.transact_write_items(
+            TransactItems=items, ReturnConsumedCapacity=_CAPACITY
+        ), None
+    except bexc.ClientError as err:
+        if _error_code(err) != "TransactionCanceledException":
+            raise translate_error(err, "writing a transaction") from err
+        reasons = err.response.get("CancellationReasons") or []
+        codes = [str(reason.get("Code", "None")) for reason in reasons]
+        if not codes:
+            # Older servers only list the reasons in the message: "[ConditionalCheckFailed, None]".
+            message = str(err.response.get("Error", {}).get("Message", ""))
+            start, end = message.rfind("["), message.rfind("]")
+            codes = [c.strip() for c in message[start + 1 : end].split(",")] if start >= 0 else []
+        return None, codes
+    except bexc.BotoCoreError as err:
+        raise translate_error(err, "writing a transaction") from err
+
+
+def batch_get(client: Any, table: str, keys: list[dict], *, sleep: Callable = time.sleep) -> list:
+    """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys are retried with
+    jittered exponential backoff; what is still left raises :class:`BatchIncompleteError`
+    carrying those keys — never silently dropped (DESIGN §6.7)."""
+    items: list[dict] = []
+    for start in range(0, len(keys), _BATCH_GET_LIMIT):
+        pending = {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
+        for attempt in range(_BATCH_RETRIES + 1):
+            with aws_errors("reading a batch of items", table=table):
+                response = client.batch_get_item(
+                    RequestItems=pending, ReturnConsumedCapacity=_CAPACITY
+                )
+            items.extend(response.get("Responses", {}).get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            if attempt < _BATCH_RETRIES:
+                sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        if pending:
+            raise BatchIncompleteError(
+                f"{len(pending[table]['Keys'])} keys stayed unprocessed after "
+                f"{_BATCH_RETRIES} retries",
+                unprocessed=pending[table]["Keys"],
+            )
+    return items

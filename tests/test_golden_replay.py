@@ -12,6 +12,7 @@ with that reason until it lands.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timezone
 from itertools import count
 from typing import Any
@@ -32,14 +33,19 @@ from .compat_data import (
 )
 from .conftest import unique_table_name
 
-IMPLEMENTED = {"create", "find", "batchFind", "findByUniqueConstraint"}
+IMPLEMENTED = {
+    "create",
+    "find",
+    "batchFind",
+    "findByUniqueConstraint",
+    "queryByIndex",
+    "queryByPrimaryKey",
+}
 NOT_YET = {
     "update",
     "delete",
     "new_and_save",
     "find_and_save",
-    "queryByIndex",
-    "queryByPrimaryKey",
     "iterateAll",
     "searchAll",
 }
@@ -106,9 +112,31 @@ def _source(op: dict, ulids: list[str]) -> clock.Source:
     return clock.Source(now=lambda: at, new_ulid=lambda: next(sequence, None) or next(fallback))
 
 
-def _run(manager: Any, op: dict) -> Any:
+_OPTION_NAMES = {"limit": "limit", "direction": "direction", "filter": "filter",
+                 "countOnly": "count_only", "startKey": "start_key"}
+
+
+def _query_options(op: dict, cursors: dict) -> dict:
+    options = {}
+    for name, value in (op.get("options") or {}).items():
+        if name == "startKey":
+            # §6.10: cursors are opaque; continue from the cursor our previous page returned
+            # where DynamoBao passed its raw LastEvaluatedKey.
+            value = cursors[json.dumps(value, sort_keys=True)]
+        elif name == "filter":
+            value = _js_value(value)
+        options[_OPTION_NAMES[name]] = value
+    return options
+
+
+def _run(manager: Any, op: dict, cursors: dict) -> Any:
     cls = manager.get_model(op["model"])
     kind = op["op"]
+    if kind == "queryByIndex":
+        sk = _js_value(op["sk"]) if op.get("sk") is not None else None
+        return cls.query_by_index(op["index"], op["pk"], sk, **_query_options(op, cursors))
+    if kind == "queryByPrimaryKey":
+        return cls.query_by_primary_key(op["pk"], **_query_options(op, cursors))
     if kind == "create":
         return cls.create(_input(cls, op["input"]))
     if kind == "find":
@@ -120,8 +148,22 @@ def _run(manager: Any, op: dict) -> Any:
     raise AssertionError(f"step {op['step']}: no runner for {kind}")
 
 
-def _check_result(op: dict, result: Any) -> None:
+def _check_result(op: dict, result: Any, cursors: dict) -> None:
     expected = op["outcome"]["result"]
+    if op["op"] in ("queryByIndex", "queryByPrimaryKey"):
+        assert result.count == expected["count"], f"step {op['step']}: count"
+        if "items" in expected:
+            ids = [item.primary_id for item in result.items]
+            assert ids == [item["primary_id"] for item in expected["items"]], (
+                f"step {op['step']}: items"
+            )
+            recorded = expected.get("lastEvaluatedKey")
+            assert (result.last_evaluated_key is None) == (recorded is None), (
+                f"step {op['step']}: next-page cursor"
+            )
+            if recorded is not None:
+                cursors[json.dumps(recorded, sort_keys=True)] = result.last_evaluated_key
+        return
     if op["op"] == "batchFind":
         assert sorted(result) == sorted(expected["items"]), f"step {op['step']}: found ids"
         return
@@ -164,6 +206,7 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
     phases = {p["phase"]: p for p in scenario["phases"]}
     expected: dict[tuple[str, str], dict] = {}
     managers: dict[int, Any] = {}
+    cursors: dict[str, str] = {}
     TenantContext.clear_resolvers()
     try:
         for op in scenario["operations"]:
@@ -183,9 +226,11 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
             ulids = _ulids_for_create(cls, op) if op["op"] == "create" else []
             with clock.use_source(_source(op, ulids)):
                 if op["tenant"] is None:
-                    outcome = _attempt(manager, op)
+                    outcome = _attempt(manager, op, cursors)
                 else:
-                    outcome = TenantContext.run_with_tenant(op["tenant"], _attempt, manager, op)
+                    outcome = TenantContext.run_with_tenant(
+                        op["tenant"], _attempt, manager, op, cursors
+                    )
             if op["expect"] == "error":
                 wanted = op["outcome"]["error"]["class"]
                 assert isinstance(outcome, exceptions.BaoError), (
@@ -196,7 +241,7 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
                 )
             else:
                 assert not isinstance(outcome, Exception), f"step {op['step']}: {outcome!r}"
-                _check_result(op, outcome)
+                _check_result(op, outcome, cursors)
             changes = op.get("table_changes", {})
             for item in changes.get("deleted", []):
                 expected.pop(_key(item), None)
@@ -215,9 +260,9 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
         dynamodb_client.delete_table(TableName=table)
 
 
-def _attempt(manager: Any, op: dict) -> Any:
+def _attempt(manager: Any, op: dict, cursors: dict) -> Any:
     try:
-        return _run(manager, op)
+        return _run(manager, op, cursors)
     except exceptions.BaoError as err:
         return err
 

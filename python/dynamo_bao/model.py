@@ -66,6 +66,9 @@ class BaoModel:
     iterable: ClassVar[bool] = False
     iteration_buckets: ClassVar[int] = 10
     table_type: ClassVar[str] = "standard"
+    #: For searchable models: ``{"fields": [...], "minTermLength": 1, "dedupe": False,
+    #: "caseSensitive": False}`` (DynamoBao's searchConfig).
+    search_config: ClassVar[dict[str, Any] | None] = None
 
     _fields: ClassVar[dict[str, Field]] = {}
     _schema: ClassVar[Any] = None
@@ -110,6 +113,17 @@ class BaoModel:
     @classmethod
     def find_by_unique_constraint(cls, name: str, value: Any) -> Any:
         return query.find_by_unique_constraint(cls, name, value)
+
+    @classmethod
+    def query_by_index(
+        cls, index_name: str, pk_value: Any, sk_condition: Any = None, **options: Any
+    ) -> Any:
+        """A page of a GSI or table-key query (:func:`dynamo_bao.query.query_by_index`)."""
+        return query.query_by_index(cls, index_name, pk_value, sk_condition, **options)
+
+    @classmethod
+    def query_by_primary_key(cls, pk_value: Any, sk_condition: Any = None, **options: Any) -> Any:
+        return query.query_by_primary_key(cls, pk_value, sk_condition, **options)
 
     def exists(self) -> bool:
         return True

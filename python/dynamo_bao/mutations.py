@@ -13,6 +13,7 @@ from .exceptions import ConditionalError, ValidationError
 from .expressions import ExpressionBuilder
 from .fields import StringField
 from .query import bound, instance_of
+from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
 from .unique import constrained_values, put_row
 
 __all__ = ["create"]
@@ -32,6 +33,10 @@ def create(cls: Any, data: dict[str, Any]) -> Any:
     schema = cls._schema
     item = schema.to_item(instance._data, tenant)
     key = {"_pk": item.pop("_pk"), "_sk": item.pop("_sk")}
+    if cls.search_config:
+        text = build_search_text(cls.search_config, instance._data)
+        if text is not None:
+            item[SEARCH_TEXT_ATTRIBUTE] = {"S": text}
     builder = ExpressionBuilder()
     assignments = [
         f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}"

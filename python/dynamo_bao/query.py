@@ -7,14 +7,29 @@ the core, and reads through the transport. A missing item is an :class:`ObjectNo
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from . import transport
-from .exceptions import ConfigurationError, ValidationError
+from . import core, transport
+from .exceptions import ConfigurationError, QueryError, ValidationError
+from .expressions import ExpressionBuilder, parse_filter, parse_sort_key_condition
+from .fields import StringSetField
 from .tenancy import TenantContext
 from .unique import constraint_key
 
-__all__ = ["ObjectNotFound", "find", "batch_find", "find_by_unique_constraint", "bound"]
+__all__ = [
+    "ObjectNotFound",
+    "QueryResult",
+    "find",
+    "batch_find",
+    "find_by_unique_constraint",
+    "query_by_index",
+    "query_by_primary_key",
+    "bound",
+]
 
 
 class ObjectNotFound:
@@ -86,3 +101,167 @@ def find_by_unique_constraint(cls: Any, name: str, value: Any) -> Any:
     if row is None or row.get("relatedModel", {}).get("S") != cls.__name__:
         return ObjectNotFound(cls, str(value))
     return find(cls, row["relatedId"]["S"])
+
+
+# ------------------------------------------------------------------------------------------
+# Queries
+
+
+@dataclass
+class QueryResult:
+    """One page of a query: model instances, their count, the cursor of the next page (an
+    opaque string, or None on the last page) and the capacity the query consumed."""
+
+    items: list[Any] = field(default_factory=list)
+    count: int = 0
+    last_evaluated_key: str | None = None
+    consumed_capacity: list[dict] = field(default_factory=list)
+
+
+DEFAULT_QUERY_LIMIT = 100  # DynamoBao's defaultQueryLimit
+
+
+def _encode_cursor(tenant: str | None, cls: Any, index: str, key: dict) -> str:
+    payload = {"t": tenant, "m": cls.__name__, "i": index, "k": _json_key(key)}
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: Any, tenant: str | None, cls: Any, index: str) -> dict:
+    """The ExclusiveStartKey of a cursor made by the same tenant, model and index — anything
+    else is a QueryError (a cursor is no way into another tenant's data, DESIGN §6.10)."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(str(cursor).encode()))
+        owner = (payload["t"], payload["m"], payload["i"])
+        key = {name: {"S": value} for name, value in payload["k"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise QueryError("invalid cursor") from None
+    if owner != (tenant, cls.__name__, index):
+        raise QueryError("this cursor belongs to another tenant, model or index")
+    return key
+
+
+def _json_key(key: dict) -> dict:
+    if not all(set(av) == {"S"} for av in key.values()):
+        raise QueryError("unexpected key attribute types in LastEvaluatedKey")
+    return {name: av["S"] for name, av in key.items()}
+
+
+def _value_encoder(cls: Any) -> Callable[[str, Any], dict]:
+    """Filter and condition operands in the stored form of their field."""
+    schema = cls._schema
+
+    def encode(field_name: str, value: Any) -> dict:
+        model_field = cls._fields[field_name]
+        if isinstance(model_field, StringSetField) and isinstance(value, str):
+            return core.to_attribute_value(value)  # $contains on a set: one member
+        return schema.marshal_fields({field_name: model_field.clean(value)})[field_name]
+
+    return encode
+
+
+def _key_encoder(cls: Any, field_name: str | None) -> Callable[[Any], dict]:
+    """Sort-key operands in the field's sortable key text."""
+    if field_name is None:
+        return lambda value: {"S": core.encode_index_value("string", value)}
+    model_field = cls._fields[field_name]
+    return lambda value: {
+        "S": cls._schema.encode_key_value(field_name, model_field.clean(value))
+    }
+
+
+def query_by_index(
+    cls: Any,
+    index_name: str,
+    pk_value: Any,
+    sk_condition: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> QueryResult:
+    """Query a GSI, or the table key when ``index_name`` names an alias of the primary key.
+
+    Options: ``limit``, ``start_key`` (a cursor from ``last_evaluated_key``), ``direction``
+    (``"ASC"``/``"DESC"``), ``filter`` (the dict DSL) and ``count_only``, which counts every
+    page unless ``limit`` is given (DESIGN §6.11). Otherwise one page of at most ``limit``
+    (default 100) items is returned, with a cursor for the next.
+    """
+    index = (cls.indexes or {}).get(index_name)
+    if index is None:
+        raise QueryError(f'Index "{index_name}" not found in {cls.__name__} model')
+    return _query(cls, index_name, index, pk_value, sk_condition, **options)
+
+
+def query_by_primary_key(
+    cls: Any, pk_value: Any, sk_condition: Mapping[str, Any] | None = None, **options: Any
+) -> QueryResult:
+    """Query one partition of the table key (e.g. a composite-key model's items of one parent)."""
+    return _query(cls, "primaryKey", cls.primary_key, pk_value, sk_condition, **options)
+
+
+def _side(name: str) -> str | None:
+    return None if name == "modelPrefix" else name
+
+
+def _query(
+    cls: Any,
+    index_name: str,
+    index: Any,
+    pk_value: Any,
+    sk_condition: Mapping[str, Any] | None,
+    *,
+    limit: int | None = None,
+    start_key: str | None = None,
+    direction: str = "ASC",
+    filter: Mapping[str, Any] | None = None,
+    count_only: bool = False,
+) -> QueryResult:
+    if direction not in ("ASC", "DESC"):
+        raise QueryError(f"direction must be 'ASC' or 'DESC', not {direction!r}")
+    schema = cls._schema
+    builder = ExpressionBuilder()
+    pk_field, sk_field = _side(index.partition_key), _side(index.sort_key)
+    cond = None
+    if sk_condition is not None:
+        cond = parse_sort_key_condition(
+            sk_condition, sort_key=index.sort_key, index_name=index_name
+        )
+    condition = parse_filter(filter, fields=set(cls._fields)) if filter else None
+    manager, tenant = bound(cls)
+    pk_text = (
+        _key_encoder(cls, pk_field)(pk_value)["S"] if pk_field is not None else str(pk_value)
+    )
+    params: dict[str, Any] = {}
+    if not hasattr(index, "index_id"):  # an alias of the table key
+        pk_attr, sk_attr = "_pk", "_sk"
+        pk_av = {"S": core.format_primary_key(tenant, schema.prefix, pk_text if pk_field else None)}
+    else:
+        pk_attr, sk_attr = f"_{index.index_id}_pk", f"_{index.index_id}_sk"
+        pk_av = {"S": core.format_gsi_key(tenant, schema.prefix, index.index_id, pk_text)}
+        params["IndexName"] = index.index_id
+    params["KeyConditionExpression"] = builder.key_condition(
+        pk_attr, pk_av, sk_attr, cond, _key_encoder(cls, sk_field) if cond else None
+    )
+    if condition is not None:
+        params["FilterExpression"] = builder.add_condition(condition, _value_encoder(cls))
+    params.update(builder.expression_attributes())
+    params["ScanIndexForward"] = direction == "ASC"
+    if count_only:
+        params["Select"] = "COUNT"
+    if limit is not None or not count_only:
+        params["Limit"] = DEFAULT_QUERY_LIMIT if limit is None else limit
+    if start_key is not None:
+        params["ExclusiveStartKey"] = _decode_cursor(start_key, tenant, cls, index_name)
+
+    result = QueryResult()
+    while True:
+        response = transport.query(manager.client, manager.table_name, **params)
+        result.consumed_capacity.append(response.get("ConsumedCapacity") or {})
+        result.count += response.get("Count", 0)
+        if not count_only:
+            result.items.extend(instance_of(cls, item) for item in response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if last and count_only and limit is None:
+            params["ExclusiveStartKey"] = last  # count every page
+            continue
+        result.last_evaluated_key = (
+            _encode_cursor(tenant, cls, index_name, last) if last else None
+        )
+        return result

@@ -448,6 +448,12 @@ def update_item(client: Any, table: str, **params: Any) -> dict:
         return client.update_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
 
 
+def query(client: Any, table: str, **params: Any) -> dict:
+    """One Query request (one page)."""
+    with aws_errors("querying", table=table):
+        return client.query(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+
+
 def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[str] | None]:
     """TransactWriteItems. Returns ``(response, None)``, or ``(None, reason codes)`` when the
     transaction was cancelled, so the caller can say which part failed."""

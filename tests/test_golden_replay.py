@@ -40,10 +40,10 @@ IMPLEMENTED = {
     "findByUniqueConstraint",
     "queryByIndex",
     "queryByPrimaryKey",
+    "delete",
 }
 NOT_YET = {
     "update",
-    "delete",
     "new_and_save",
     "find_and_save",
     "iterateAll",
@@ -139,6 +139,9 @@ def _run(manager: Any, op: dict, cursors: dict) -> Any:
         return cls.query_by_primary_key(op["pk"], **_query_options(op, cursors))
     if kind == "create":
         return cls.create(_input(cls, op["input"]))
+    if kind == "delete":
+        condition = (op.get("options") or {}).get("condition")
+        return cls.delete(op["id"], condition=_js_value(condition) if condition else None)
     if kind == "find":
         return cls.find(op["id"])
     if kind == "batchFind":

@@ -101,6 +101,11 @@ class BaoModel:
         return mutations.create(cls, dict(data or {}, **values))
 
     @classmethod
+    def delete(cls, primary_id: str, condition: Any = None) -> Any:
+        """Delete an item (ItemNotFoundError if missing) and return it as it was."""
+        return mutations.delete(cls, primary_id, condition)
+
+    @classmethod
     def find(cls, primary_id: str) -> Any:
         """The instance with this primary id, or an ObjectNotFound (``exists()`` is False)."""
         return query.find(cls, primary_id)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from . import transport
-from .exceptions import ConditionalError, ValidationError
-from .expressions import ExpressionBuilder
+from .exceptions import ConditionalError, ItemNotFoundError, ValidationError
+from .expressions import ExpressionBuilder, parse_filter
 from .fields import StringField
-from .query import bound, instance_of
+from .query import bound, instance_of, value_encoder
 from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
-from .unique import constrained_values, put_row
+from .unique import constrained_values, constraint_key, put_row
 
-__all__ = ["create"]
+__all__ = ["create", "delete"]
 
 
 def _check_required(instance: Any) -> None:
@@ -71,3 +71,48 @@ def create(cls: Any, data: dict[str, Any]) -> Any:
     if stored is None:
         raise ConditionalError("Failed to fetch saved item")
     return instance_of(cls, stored)
+
+
+def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
+    """Delete an item (and its unique-constraint rows, in one transaction) and return it as it
+    was. A missing item is :class:`ItemNotFoundError`; an unmet ``condition`` (the dict DSL)
+    is :class:`ConditionalError`."""
+    manager, tenant = bound(cls)
+    table, client = manager.table_name, manager.client
+    key = cls._schema.key_from_id(primary_id, tenant)
+    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    if stored is None:
+        raise ItemNotFoundError("Item not found")
+    instance = instance_of(cls, stored)
+    builder = ExpressionBuilder()
+    params: dict[str, Any] = {"Key": key}
+    if condition:
+        parsed = parse_filter(condition, fields=set(cls._fields))
+        params["ConditionExpression"] = builder.add_condition(parsed, value_encoder(cls))
+        params.update(builder.expression_attributes())
+    constraints = constrained_values(cls, instance._data)
+    if not constraints:
+        try:
+            transport.delete_item(client, table, ReturnValues="ALL_OLD", **params)
+        except ConditionalError:
+            raise ConditionalError("Delete condition not met") from None
+        return instance
+    transaction = [{"Delete": {"TableName": table, **params}}]
+    for constraint, value in constraints:
+        transaction.append(
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": constraint_key(cls, constraint, value, tenant),
+                    "ConditionExpression": "relatedId = :relatedId AND relatedModel = :modelName",
+                    "ExpressionAttributeValues": {
+                        ":relatedId": {"S": instance.primary_id},
+                        ":modelName": {"S": cls.__name__},
+                    },
+                }
+            }
+        )
+    _, reasons = transport.transact_write(client, transaction)
+    if reasons is not None:
+        raise ConditionalError("Delete condition not met")
+    return instance

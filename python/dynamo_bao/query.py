@@ -146,7 +146,7 @@ def _json_key(key: dict) -> dict:
     return {name: av["S"] for name, av in key.items()}
 
 
-def _value_encoder(cls: Any) -> Callable[[str, Any], dict]:
+def value_encoder(cls: Any) -> Callable[[str, Any], dict]:
     """Filter and condition operands in the stored form of their field."""
     schema = cls._schema
 
@@ -240,7 +240,7 @@ def _query(
         pk_attr, pk_av, sk_attr, cond, _key_encoder(cls, sk_field) if cond else None
     )
     if condition is not None:
-        params["FilterExpression"] = builder.add_condition(condition, _value_encoder(cls))
+        params["FilterExpression"] = builder.add_condition(condition, value_encoder(cls))
     params.update(builder.expression_attributes())
     params["ScanIndexForward"] = direction == "ASC"
     if count_only:

@@ -448,6 +448,12 @@ def update_item(client: Any, table: str, **params: Any) -> dict:
         return client.update_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
 
 
+def delete_item(client: Any, table: str, **params: Any) -> dict:
+    """DeleteItem; a failed condition is ConditionalError."""
+    with aws_errors("deleting an item", table=table):
+        return client.delete_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+
+
 def query(client: Any, table: str, **params: Any) -> dict:
     """One Query request (one page)."""
     with aws_errors("querying", table=table):

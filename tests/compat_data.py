@@ -67,7 +67,13 @@ def deliberate_difference(
     """Why an attribute may differ from DynamoBao's (DESIGN §6), or None."""
     g, o = golden.get(attr, {}).get("S"), ours.get(attr, {}).get("S")
     # §6.3: a modelPrefix partition key gets the tenant ("set" -> "[acme]#set").
-    if attr == "_pk" and tenant is None and g == prefix and o and o.endswith("]#" + prefix):
+    if (
+        attr == "_pk"
+        and g
+        and o
+        and "#" not in g
+        and re.fullmatch(r"\[[^\]]+\]#" + re.escape(g), o)
+    ):
         return "§6.3 tenant on modelPrefix partition keys"
     # Spec quirk 2: a relative counter update wrote "000000000000000000+1" (or "-2") as a GSI
     # sort key; we encode the stored counter value.

@@ -41,13 +41,32 @@ IMPLEMENTED = {
     "queryByIndex",
     "queryByPrimaryKey",
     "delete",
-}
-NOT_YET = {
     "update",
     "new_and_save",
     "find_and_save",
+}
+NOT_YET = {
     "iterateAll",
     "searchAll",
+}
+RELATED_LOADS = ("loadRelated", "relatedOnly")
+WRITES = {"create", "new_and_save", "update", "find_and_save", "delete"}
+# Errors that differ from DynamoBao's on purpose: DynamoBao threw untyped ``Error``s where we
+# raise a dynamo_bao.exceptions class with the same message.
+DELIBERATE_ERROR_CLASSES = {"Error": "ValidationError"}
+# Results that differ from DynamoBao's on purpose, by (scenario, step), with the reason.
+DELIBERATE_RESULTS = {
+    # DynamoBao queried "set#<value>" for a model whose partition key is its prefix and never
+    # found its items (compat quirk 1, spec §11.10); we query the partition "[T]#set".
+    ("s03_setting_modelprefix_pk", 7): "queryByPrimaryKey on a modelPrefix partition finds items",
+}
+# Scenarios whose recorded outcome is DynamoBao's bug itself, checked in their own issue.
+SKIPPED_BY_NAME = {
+    "s02_member_all_field_types": "step 6 records DynamoBao refusing an explicit null for a "
+    "DateTimeField on create (compat quirk 4); we take null as 'no value' and store the item, "
+    "and the replay cannot yet continue from a deliberately different table",
+    "t04_tenant_modelprefix_pk": "records tenants colliding on a modelPrefix partition key; with "
+    "DESIGN §6.3 they do not, and its per-tenant expectations come with the tenancy issue",
 }
 SCENARIOS = scenario_files()
 
@@ -88,17 +107,19 @@ def _written_item(op: dict, prefix: str) -> dict | None:
     return None
 
 
-def _ulids_for_create(cls: Any, op: dict) -> list[str]:
-    """The ULIDs our create asks for, in its order (auto-assigned ids, then versions, by field
-    declaration order), taken from the item DynamoBao wrote; the recorded sequence otherwise."""
+def _ulids_for(cls: Any, op: dict) -> list[str]:
+    """The ULIDs our write asks for, in its order (auto-assigned ids of a new instance, then
+    versions, by field declaration order), taken from the item DynamoBao wrote; the recorded
+    sequence when nothing was written."""
     written = _written_item(op, cls._schema.prefix)
     given = op.get("input") or {}
     if written is None:
         return list(op.get("generated_ulids", []))
+    new = op["op"] in ("create", "new_and_save")
     out = []
     for name, field in cls._fields.items():
         needs = isinstance(field, VersionField) or (
-            isinstance(field, UlidField) and field.auto_assign and name not in given
+            new and isinstance(field, UlidField) and field.auto_assign and name not in given
         )
         if needs and name in written:
             out.append(written[name]["S"])
@@ -139,6 +160,27 @@ def _run(manager: Any, op: dict, cursors: dict) -> Any:
         return cls.query_by_primary_key(op["pk"], **_query_options(op, cursors))
     if kind == "create":
         return cls.create(_input(cls, op["input"]))
+    if kind == "update":
+        options = op.get("options") or {}
+        condition = options.get("condition")
+        return cls.update(
+            op["id"],
+            _input(cls, op.get("input") or {}),
+            condition=_js_value(condition) if condition else None,
+            force_reindex=bool(options.get("forceReindex")),
+        )
+    if kind == "new_and_save":
+        condition = (op.get("options") or {}).get("condition")
+        return cls(_input(cls, op["input"])).save(condition=condition)
+    if kind == "find_and_save":
+        instance = cls.find(op["id"])
+        for mutation in op["mutations"]:
+            if "assign" in mutation:
+                setattr(instance, mutation["field"], _js_value(mutation["assign"]))
+            else:
+                method = {"delete": "discard"}.get(mutation["method"], mutation["method"])
+                getattr(getattr(instance, mutation["field"]), method)(*mutation.get("args", []))
+        return instance.save()
     if kind == "delete":
         condition = (op.get("options") or {}).get("condition")
         return cls.delete(op["id"], condition=_js_value(condition) if condition else None)
@@ -201,7 +243,13 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
     kinds = {op["op"] for op in scenario["operations"]}
     unknown = kinds - IMPLEMENTED - NOT_YET
     assert not unknown, f"operation kinds this replay does not know: {sorted(unknown)}"
+    if path.stem in SKIPPED_BY_NAME:
+        pytest.skip(SKIPPED_BY_NAME[path.stem])
     missing = sorted(kinds & NOT_YET)
+    if any(
+        key in (op.get("options") or {}) for op in scenario["operations"] for key in RELATED_LOADS
+    ):
+        missing.append("mapping-table loads (loadRelated, issue 5)")
     if missing:
         pytest.skip(f"needs {', '.join(missing)}: not implemented yet")
 
@@ -226,7 +274,7 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
                 managers[op["phase"]].create_table()
             manager = managers[op["phase"]]
             cls = manager.get_model(op["model"])
-            ulids = _ulids_for_create(cls, op) if op["op"] == "create" else []
+            ulids = _ulids_for(cls, op) if op["op"] in WRITES else []
             with clock.use_source(_source(op, ulids)):
                 if op["tenant"] is None:
                     outcome = _attempt(manager, op, cursors)
@@ -239,12 +287,16 @@ def test_golden_scenario(path, dynamodb_client, dynamodb_endpoint):
                 assert isinstance(outcome, exceptions.BaoError), (
                     f"step {op['step']}: expected {wanted}, got {outcome!r}"
                 )
-                assert type(outcome).__name__ == op["outcome"]["error"]["class"], (
+                wanted = DELIBERATE_ERROR_CLASSES.get(wanted, wanted)
+                assert type(outcome).__name__ == wanted, (
                     f"step {op['step']}: {type(outcome).__name__} {outcome}"
                 )
+                if wanted != op["outcome"]["error"]["class"]:
+                    assert str(outcome) == op["outcome"]["error"]["message"]
             else:
                 assert not isinstance(outcome, Exception), f"step {op['step']}: {outcome!r}"
-                _check_result(op, outcome, cursors)
+                if (path.stem, op["step"]) not in DELIBERATE_RESULTS:
+                    _check_result(op, outcome, cursors)
             changes = op.get("table_changes", {})
             for item in changes.get("deleted", []):
                 expected.pop(_key(item), None)

@@ -74,7 +74,7 @@ class BaoModel:
     _schema: ClassVar[Any] = None
     _manager: ClassVar[Any] = None
 
-    __slots__ = ("_data", "_changes")
+    __slots__ = ("_data", "_changes", "_persisted")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -99,6 +99,17 @@ class BaoModel:
         """Create an item (fails with ConditionalError if it exists or a unique value is
         taken) and return the stored instance."""
         return mutations.create(cls, dict(data or {}, **values))
+
+    @classmethod
+    def update(
+        cls,
+        primary_id: str,
+        changes: dict[str, Any] | None = None,
+        condition: Any = None,
+        force_reindex: bool = False,
+    ) -> Any:
+        """Update an existing item (ItemNotFoundError if missing) and return it as stored."""
+        return mutations.update(cls, primary_id, changes, condition, force_reindex)
 
     @classmethod
     def delete(cls, primary_id: str, condition: Any = None) -> Any:
@@ -145,22 +156,50 @@ class BaoModel:
             )
         self._data: dict[str, Any] = {}
         self._changes: set[str] = set()
+        self._persisted = False
         for name, field in fields.items():
             if name in given:
                 value = field.clean(given[name])
             else:
                 value = field.clean(field.initial_value())
             if value is not None:
-                self._data[name] = value
+                self._data[name] = self._tracked(field, value)
             self._changes.add(name)
 
     @classmethod
     def _from_stored(cls, values: dict[str, Any]) -> BaoModel:
         """An instance of values read from the table (no defaults, nothing changed)."""
         instance = cls.__new__(cls)
-        instance._data = values
+        instance._data = {}
+        for name, value in values.items():
+            instance._data[name] = instance._tracked(cls._fields[name], value)
         instance._changes = set()
+        instance._persisted = True
         return instance
+
+    def _tracked(self, field: Field, value: Any) -> Any:
+        """String sets are held as sets that mark the field changed when mutated in place."""
+        if isinstance(field, StringSetField) and isinstance(value, (set, frozenset)):
+            return TrackedSet(self, field.name, value)
+        return value
+
+    def save(self, condition: Any = None) -> Any:
+        """Store this instance: a new one is created; a loaded one sends only its changed
+        fields (nothing at all without changes). Returns self, refreshed from the table."""
+        cls = type(self)
+        if not self._persisted:
+            stored = mutations.create_instance(self)
+        elif not self._changes:
+            return self
+        else:
+            changes = {name: self._data.get(name) for name in self._changes}
+            stored = mutations.update(cls, self.primary_id, changes, condition)
+        self._data = {
+            name: self._tracked(cls._fields[name], value) for name, value in stored._data.items()
+        }
+        self._changes = set()
+        self._persisted = True
+        return self
 
     def _assign(self, field: Field, value: Any) -> None:
         value = field.clean(value)
@@ -172,7 +211,7 @@ class BaoModel:
         elif name in self._data and self._data[name] == value:
             return
         else:
-            self._data[name] = value
+            self._data[name] = self._tracked(field, value)
         self._changes.add(name)
 
     @property
@@ -209,6 +248,60 @@ class BaoModel:
         except ValidationError:
             key = "?"
         return f"<{type(self).__name__} {key}>"
+
+
+class TrackedSet(set):
+    """The set a StringSetField holds: in-place changes (``add``, ``discard`` …) count as
+    changes of the field, so ``save()`` sends them."""
+
+    __slots__ = ("_owner", "_field")
+
+    def __init__(self, owner: Any, field: str, members: Any = ()) -> None:
+        super().__init__(members)
+        self._owner = owner
+        self._field = field
+
+    def _changed(self) -> None:
+        self._owner._changes.add(self._field)
+
+    def add(self, member: Any) -> None:
+        if not isinstance(member, str):
+            raise ValidationError(f"{self._field}: members must be str", self._field)
+        if member not in self:
+            super().add(member)
+            self._changed()
+
+    def discard(self, member: Any) -> None:
+        if member in self:
+            super().discard(member)
+            self._changed()
+
+    def remove(self, member: Any) -> None:
+        super().remove(member)
+        self._changed()
+
+    def pop(self) -> Any:
+        member = super().pop()
+        self._changed()
+        return member
+
+    def clear(self) -> None:
+        if self:
+            super().clear()
+            self._changed()
+
+    def update(self, *others: Any) -> None:
+        for other in others:
+            for member in other:
+                self.add(member)
+
+    def difference_update(self, *others: Any) -> None:
+        for other in others:
+            for member in list(other):
+                self.discard(member)
+
+    def __reduce__(self) -> Any:
+        return (set, (list(self),))
 
 
 def _add_unique_finders(cls: type[BaoModel]) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 from . import transport
 from .exceptions import ConditionalError, ItemNotFoundError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter
-from .fields import StringField
+from .fields import CounterField, ModifiedDateField, StringField, StringSetField, VersionField
 from .query import bound, instance_of, value_encoder
 from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
 from .unique import constrained_values, constraint_key, put_row
 
-__all__ = ["create", "delete"]
+__all__ = ["create", "create_instance", "update", "delete"]
 
 
 def _check_required(instance: Any) -> None:
@@ -27,8 +27,13 @@ def _check_required(instance: Any) -> None:
 
 
 def create(cls: Any, data: dict[str, Any]) -> Any:
+    return create_instance(cls(data))
+
+
+def create_instance(instance: Any) -> Any:
+    """Store a new instance (see :func:`create`); returns the stored instance."""
+    cls = type(instance)
     manager, tenant = bound(cls)
-    instance = cls(data)
     _check_required(instance)
     schema = cls._schema
     item = schema.to_item(instance._data, tenant)
@@ -116,3 +121,176 @@ def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
     if reasons is not None:
         raise ConditionalError("Delete condition not met")
     return instance
+
+
+def _assignments(
+    cls: Any, loaded: dict, changes: dict, builder: ExpressionBuilder
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """SET / REMOVE / ADD / DELETE clauses for the changed fields (DynamoBao's rules: null
+    removes, a relative counter adds, a string set sends only its additions or removals when
+    it has only one kind of change)."""
+    sets, removes, adds, deletes = [], [], [], []
+    marshal = cls._schema.marshal_fields
+    for name, value in changes.items():
+        field = cls._fields[name]
+        placeholder = builder.name(name, hint=name)
+        if value is None or (isinstance(field, StringSetField) and not value):
+            removes.append(placeholder)
+        elif isinstance(field, CounterField) and isinstance(value, str):
+            adds.append(f"{placeholder} {builder.value({'N': str(int(value))}, hint=name)}")
+        elif isinstance(field, StringSetField) and loaded.get(name):
+            added, removed = value - loaded[name], loaded[name] - value
+            if added and removed:
+                sets.append(f"{placeholder} = {builder.value(marshal({name: value})[name], name)}")
+            elif added:
+                adds.append(f"{placeholder} {builder.value({'SS': sorted(added)}, hint=name)}")
+            elif removed:
+                deletes.append(f"{placeholder} {builder.value({'SS': sorted(removed)}, name)}")
+        else:
+            sets.append(f"{placeholder} = {builder.value(marshal({name: value})[name], name)}")
+    return sets, removes, adds, deletes
+
+
+def _check_index_pairs(cls: Any, changes: dict, merged: dict) -> None:
+    """An update that sets one side of an index whose other side has no value would leave the
+    item out of that index: refuse it, as DynamoBao does — but a model-prefix side never counts
+    as "set by the update" (DynamoBao's check misfired on those, spec §11.9)."""
+    for index_name, index in (cls.indexes or {}).items():
+        pk, sk = getattr(index, "partition_key", None), getattr(index, "sort_key", None)
+        if not hasattr(index, "index_id") or "modelPrefix" in (pk, sk):
+            continue
+        for given, other, what, other_what in ((pk, sk, "partition", "sort"),
+                                               (sk, pk, "sort", "partition")):
+            if changes.get(given) is not None and merged.get(other) is None:
+                raise ValidationError(
+                    f'Update includes GSI {what} key "{given}" for index "{index_name}" but '
+                    f'is missing {other_what} key "{other}". Include both fields or use '
+                    "forceReindex.",
+                    other,
+                )
+
+
+def update(
+    cls: Any,
+    primary_id: str,
+    changes: dict[str, Any] | None,
+    condition: Any = None,
+    force_reindex: bool = False,
+) -> Any:
+    """Update an existing item and return it as stored.
+
+    Only the given fields change (null removes a field; ``"+n"`` on a counter adds); modified
+    dates and versions are renewed; index, iteration and search attributes are recomputed from
+    the stored item merged with the changes. The update carries an existence condition, so a
+    concurrently deleted item is not resurrected (DESIGN §6.8); ``condition`` (the dict DSL)
+    is ANDed to it. Changed unique values move their constraint rows in one transaction.
+    """
+    manager, tenant = bound(cls)
+    table, client = manager.table_name, manager.client
+    schema = cls._schema
+    key = schema.key_from_id(primary_id, tenant)
+    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    if stored is None:
+        raise ItemNotFoundError("Item not found")
+    loaded = schema.from_item(stored)
+
+    cleaned: dict[str, Any] = {}
+    for name, value in (changes or {}).items():
+        field = cls._fields.get(name)
+        if field is None:
+            raise ValidationError(f"{cls.__name__}: unknown field {name!r}", name)
+        if name in (schema.partition_key, schema.sort_key):
+            raise ValidationError(f"{cls.__name__}.{name}: key fields cannot be updated", name)
+        cleaned[name] = field.clean(value)
+    for name, field in cls._fields.items():
+        if isinstance(field, (ModifiedDateField, VersionField)):
+            cleaned[name] = field.initial_value()
+
+    merged = {**loaded, **cleaned}
+    for name, value in cleaned.items():
+        if isinstance(cls._fields[name], CounterField) and isinstance(value, str):
+            merged[name] = int(loaded.get(name) or 0) + int(value)
+    merged = {name: value for name, value in merged.items() if value is not None}
+    _check_index_pairs(cls, cleaned, merged)
+
+    builder = ExpressionBuilder()
+    sets, removes, adds, deletes = _assignments(cls, loaded, cleaned, builder)
+    index_keys = schema.index_keys(merged, tenant)
+    for attr, av in index_keys.items():
+        sets.append(f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}")
+    for index_id, _, _ in schema.indexes:
+        for attr in (f"_{index_id}_pk", f"_{index_id}_sk"):
+            if attr in stored and attr not in index_keys:
+                removes.append(builder.name(attr, hint=attr))  # a side was removed
+    search = cls.search_config
+    if search and (force_reindex or any(name in cleaned for name in search.get("fields", ()))):
+        text = build_search_text(search, merged)
+        attr = builder.name(SEARCH_TEXT_ATTRIBUTE, hint="searchText")
+        if text is None:
+            removes.append(attr)
+        else:
+            sets.append(f"{attr} = {builder.value({'S': text}, hint='searchText')}")
+
+    clauses = [
+        f"{verb} {', '.join(parts)}"
+        for verb, parts in (("SET", sets), ("REMOVE", removes), ("ADD", adds), ("DELETE", deletes))
+        if parts
+    ]
+    exists = f"attribute_exists({builder.name('_pk', hint='pk')})"
+    user = None
+    if condition:
+        user = builder.add_condition(
+            parse_filter(condition, fields=set(cls._fields)), value_encoder(cls)
+        )
+    params = {
+        "Key": key,
+        "UpdateExpression": " ".join(clauses),
+        # The builder parenthesises every OR, so ANDing needs no extra parentheses (DynamoDB
+        # rejects redundant ones).
+        "ConditionExpression": exists if user is None else f"{exists} AND {user}",
+        **builder.expression_attributes(),
+    }
+
+    moved = [
+        (constraint, old, new)
+        for constraint in (cls.unique_constraints or {}).values()
+        if constraint.field in cleaned
+        for old, new in [(loaded.get(constraint.field), cleaned[constraint.field])]
+        if old != new
+    ]
+    if not moved:
+        try:
+            response = transport.update_item(client, table, ReturnValues="ALL_NEW", **params)
+        except ConditionalError:
+            raise ConditionalError("Condition check failed") from None
+        return instance_of(cls, response["Attributes"])
+
+    transaction: list[dict] = []
+    owners: list[str | None] = []
+    for constraint, old, new in moved:
+        if old not in (None, ""):
+            transaction.append({
+                "Delete": {
+                    "TableName": table,
+                    "Key": constraint_key(cls, constraint, str(old), tenant),
+                    "ConditionExpression": "relatedId = :relatedId AND relatedModel = :modelName",
+                    "ExpressionAttributeValues": {
+                        ":relatedId": {"S": primary_id},
+                        ":modelName": {"S": cls.__name__},
+                    },
+                }
+            })
+            owners.append(None)
+        if new not in (None, ""):
+            transaction.append(put_row(cls, table, constraint, str(new), primary_id, tenant))
+            owners.append(constraint.field)
+    transaction.append({"Update": {"TableName": table, **params}})
+    owners.append(None)
+    _, reasons = transport.transact_write(client, transaction)
+    if reasons is not None:
+        failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+        if failed and owners[failed[0]] is not None:
+            raise ConditionalError(f"{owners[failed[0]]} must be unique")
+        raise ConditionalError("Condition check failed")
+    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    return instance_of(cls, stored)

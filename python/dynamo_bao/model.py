@@ -173,6 +173,9 @@ class BaoModel:
         instance._data = {}
         for name, value in values.items():
             instance._data[name] = instance._tracked(cls._fields[name], value)
+        for name, field in cls._fields.items():
+            if isinstance(field, StringSetField) and name not in instance._data:
+                instance._data[name] = TrackedSet(instance, name)  # absent means empty
         instance._changes = set()
         instance._persisted = True
         return instance

@@ -482,7 +482,9 @@ def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[st
         raise translate_error(err, "writing a transaction") from err
 
 
-def batch_get(client: Any, table: str, keys: list[dict], *, sleep: Callable = time.sleep) -> list:
+def batch_get(
+    client: Any, table: str, keys: list[dict], *, sleep: Callable | None = None
+) -> list:
     """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys are retried with
     jittered exponential backoff; what is still left raises :class:`BatchIncompleteError`
     carrying those keys — never silently dropped (DESIGN §6.7)."""
@@ -499,7 +501,7 @@ def batch_get(client: Any, table: str, keys: list[dict], *, sleep: Callable = ti
             if not pending:
                 break
             if attempt < _BATCH_RETRIES:
-                sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
         if pending:
             raise BatchIncompleteError(
                 f"{len(pending[table]['Keys'])} keys stayed unprocessed after "

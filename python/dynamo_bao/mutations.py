@@ -130,7 +130,15 @@ def _assignments(
     removes, a relative counter adds, a string set sends only its additions or removals when
     it has only one kind of change)."""
     sets, removes, adds, deletes = [], [], [], []
-    marshal = cls._schema.marshal_fields
+    # The stored forms of every value that is set, in one call into the core.
+    to_store = {}
+    for name, value in changes.items():
+        field = cls._fields[name]
+        relative = isinstance(field, CounterField) and isinstance(value, str)
+        emptied = isinstance(field, StringSetField) and not value
+        if value is not None and not relative and not emptied:
+            to_store[name] = value
+    stored = cls._schema.marshal_fields(to_store)
     for name, value in changes.items():
         field = cls._fields[name]
         placeholder = builder.name(name, hint=name)
@@ -141,13 +149,13 @@ def _assignments(
         elif isinstance(field, StringSetField) and loaded.get(name):
             added, removed = value - loaded[name], loaded[name] - value
             if added and removed:
-                sets.append(f"{placeholder} = {builder.value(marshal({name: value})[name], name)}")
+                sets.append(f"{placeholder} = {builder.value(stored[name], hint=name)}")
             elif added:
                 adds.append(f"{placeholder} {builder.value({'SS': sorted(added)}, hint=name)}")
             elif removed:
                 deletes.append(f"{placeholder} {builder.value({'SS': sorted(removed)}, name)}")
         else:
-            sets.append(f"{placeholder} = {builder.value(marshal({name: value})[name], name)}")
+            sets.append(f"{placeholder} = {builder.value(stored[name], hint=name)}")
     return sets, removes, adds, deletes
 
 
@@ -251,13 +259,12 @@ def update(
         **builder.expression_attributes(),
     }
 
-    moved = [
-        (constraint, old, new)
-        for constraint in (cls.unique_constraints or {}).values()
-        if constraint.field in cleaned
-        for old, new in [(loaded.get(constraint.field), cleaned[constraint.field])]
-        if old != new
-    ]
+    moved = []  # (constraint, old value, new value) of the unique values this update changes
+    for constraint in (cls.unique_constraints or {}).values():
+        if constraint.field in cleaned:
+            old, new = loaded.get(constraint.field), cleaned[constraint.field]
+            if old != new:
+                moved.append((constraint, old, new))
     if not moved:
         try:
             response = transport.update_item(client, table, ReturnValues="ALL_NEW", **params)

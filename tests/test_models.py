@@ -226,3 +226,19 @@ def test_missing_models_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("models: [1, 2]")
     with pytest.raises(ConfigurationError):
         load_models(tmp_path / "bad.yaml")
+
+
+def test_one_instant_per_new_instance():
+    class Stamped(BaoModel):
+        model_prefix = "st"
+        stamped_id = f.StringField()
+        created = f.CreateDateField()
+        modified = f.ModifiedDateField()
+        primary_key = PrimaryKey("stamped_id")
+
+    ticks = iter(datetime(2024, 1, 1, 0, 0, s, tzinfo=timezone.utc) for s in range(10))
+    with clock.use_source(clock.Source(now=lambda: next(ticks), new_ulid=clock.SYSTEM.new_ulid)):
+        first = Stamped(stamped_id="a")
+        second = Stamped(stamped_id="b")
+    assert first.created == first.modified
+    assert second.created == second.modified != first.created

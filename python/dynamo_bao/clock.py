@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from ulid import ULID
 
-__all__ = ["Source", "now", "new_ulid", "use_source", "SYSTEM"]
+__all__ = ["Source", "now", "new_ulid", "use_source", "one_instant", "SYSTEM"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,13 @@ def use_source(source: Source) -> Iterator[Source]:
         yield source
     finally:
         _source.reset(token)
+
+
+@contextlib.contextmanager
+def one_instant() -> Iterator[datetime]:
+    """Within the block, :func:`now` always returns the same instant (one operation, one time:
+    a new item's creation and modification dates agree)."""
+    source = _source.get()
+    instant = source.now()
+    with use_source(Source(now=lambda: instant, new_ulid=source.new_ulid)):
+        yield instant

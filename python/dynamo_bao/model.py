@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
-from . import core, mutations, query
+from . import clock, core, mutations, query
 from .exceptions import ConfigurationError, ValidationError
 from .fields import BinaryField, Field, StringSetField, TtlField
 
@@ -157,14 +157,15 @@ class BaoModel:
         self._data: dict[str, Any] = {}
         self._changes: set[str] = set()
         self._persisted = False
-        for name, field in fields.items():
-            if name in given:
-                value = field.clean(given[name])
-            else:
-                value = field.clean(field.initial_value())
-            if value is not None:
-                self._data[name] = self._tracked(field, value)
-            self._changes.add(name)
+        with clock.one_instant():
+            for name, field in fields.items():
+                if name in given:
+                    value = field.clean(given[name])
+                else:
+                    value = field.clean(field.initial_value())
+                if value is not None:
+                    self._data[name] = self._tracked(field, value)
+                self._changes.add(name)
 
     @classmethod
     def _from_stored(cls, values: dict[str, Any]) -> BaoModel:

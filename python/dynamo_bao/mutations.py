@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import transport
+from . import clock, transport
 from .exceptions import ConditionalError, ItemNotFoundError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter
 from .fields import CounterField, ModifiedDateField, StringField, StringSetField, VersionField
@@ -210,9 +210,10 @@ def update(
         if name in (schema.partition_key, schema.sort_key):
             raise ValidationError(f"{cls.__name__}.{name}: key fields cannot be updated", name)
         cleaned[name] = field.clean(value)
-    for name, field in cls._fields.items():
-        if isinstance(field, (ModifiedDateField, VersionField)):
-            cleaned[name] = field.initial_value()
+    with clock.one_instant():
+        for name, field in cls._fields.items():
+            if isinstance(field, (ModifiedDateField, VersionField)):
+                cleaned[name] = field.initial_value()
 
     merged = {**loaded, **cleaned}
     for name, value in cleaned.items():

@@ -45,6 +45,7 @@ SECTIONS = {
     "marshal": ("Generic marshalling of one item", "µs", 1e-6),
     "schema": ("Whole medium item through a Schema, beside generic marshalling", "µs", 1e-6),
     "keys": ("Keys and index encodings", "ns", 1e-9),
+    "model": ("The model path (model layer over the core)", "µs", 1e-6),
 }
 
 

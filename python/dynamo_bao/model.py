@@ -71,6 +71,7 @@ class BaoModel:
     search_config: ClassVar[dict[str, Any] | None] = None
 
     _fields: ClassVar[dict[str, Field]] = {}
+    _set_fields: ClassVar[tuple[str, ...]] = ()
     _schema: ClassVar[Any] = None
     _manager: ClassVar[Any] = None
 
@@ -84,6 +85,7 @@ class BaoModel:
                 if isinstance(value, Field):
                     fields[name] = value
         cls._fields = fields
+        cls._set_fields = tuple(n for n, f in fields.items() if isinstance(f, StringSetField))
         for field in fields.values():
             if field.model is None or issubclass(cls, field.model):
                 field.model = cls
@@ -171,12 +173,10 @@ class BaoModel:
     def _from_stored(cls, values: dict[str, Any]) -> BaoModel:
         """An instance of values read from the table (no defaults, nothing changed)."""
         instance = cls.__new__(cls)
-        instance._data = {}
-        for name, value in values.items():
-            instance._data[name] = instance._tracked(cls._fields[name], value)
-        for name, field in cls._fields.items():
-            if isinstance(field, StringSetField) and name not in instance._data:
-                instance._data[name] = TrackedSet(instance, name)  # absent means empty
+        # The core's dict is used as it is; only string sets are wrapped (absent means empty).
+        instance._data = values
+        for name in cls._set_fields:
+            values[name] = TrackedSet(instance, name, values.get(name, ()))
         instance._changes = set()
         instance._persisted = True
         return instance

@@ -16,7 +16,7 @@ from .query import bound, instance_of, value_encoder
 from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
 from .unique import constrained_values, constraint_key, put_row
 
-__all__ = ["create", "create_instance", "update", "delete"]
+__all__ = ["create", "create_instance", "create_request", "update", "delete"]
 
 
 def _check_required(instance: Any) -> None:
@@ -30,13 +30,13 @@ def create(cls: Any, data: dict[str, Any]) -> Any:
     return create_instance(cls(data))
 
 
-def create_instance(instance: Any) -> Any:
-    """Store a new instance (see :func:`create`); returns the stored instance."""
+def create_request(instance: Any, tenant: str | None) -> dict[str, Any]:
+    """The UpdateItem parameters that create ``instance`` (without the table name): the whole
+    item from the core in one call, SET attribute by attribute, on condition the item does not
+    exist yet."""
     cls = type(instance)
-    manager, tenant = bound(cls)
     _check_required(instance)
-    schema = cls._schema
-    item = schema.to_item(instance._data, tenant)
+    item = cls._schema.to_item(instance._data, tenant)
     key = {"_pk": item.pop("_pk"), "_sk": item.pop("_sk")}
     if cls.search_config:
         text = build_search_text(cls.search_config, instance._data)
@@ -47,12 +47,21 @@ def create_instance(instance: Any) -> Any:
         f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}"
         for attr, av in item.items()
     ]
-    update = {
+    return {
         "Key": key,
         "UpdateExpression": "SET " + ", ".join(assignments),
         "ConditionExpression": f"attribute_not_exists({builder.name('_pk', hint='pk')})",
         **builder.expression_attributes(),
     }
+
+
+def create_instance(instance: Any) -> Any:
+    """Store a new instance (see :func:`create`); returns the stored instance."""
+    cls = type(instance)
+    manager, tenant = bound(cls)
+    update = create_request(instance, tenant)
+    schema = cls._schema
+    key = update["Key"]
     constraints = constrained_values(cls, instance._data)
     table, client = manager.table_name, manager.client
     if not constraints:

@@ -65,6 +65,12 @@ def instance_of(cls: Any, item: dict) -> Any:
     return cls._from_stored(cls._schema.from_item(item))
 
 
+def instances_of(cls: Any, items: list[dict]) -> list[Any]:
+    """Model instances of a page of items: one core call for the whole page."""
+    from_stored = cls._from_stored
+    return [from_stored(values) for values in cls._schema.from_items(items)]
+
+
 def find(cls: Any, primary_id: str, *, consistent: bool = False) -> Any:
     manager, tenant = bound(cls)
     key = cls._schema.key_from_id(primary_id, tenant)
@@ -82,10 +88,11 @@ def batch_find(cls: Any, primary_ids: list[str]) -> dict[str, Any]:
         key = schema.key_from_id(primary_id, tenant)
         by_key[key["_pk"]["S"], key["_sk"]["S"]] = primary_id
     keys = [{"_pk": {"S": pk}, "_sk": {"S": sk}} for pk, sk in by_key]
-    found = {}
-    for item in transport.batch_get(manager.client, manager.table_name, keys):
-        primary_id = by_key[item["_pk"]["S"], item["_sk"]["S"]]
-        found[primary_id] = instance_of(cls, item)
+    items = transport.batch_get(manager.client, manager.table_name, keys)
+    found = {
+        by_key[item["_pk"]["S"], item["_sk"]["S"]]: instance
+        for item, instance in zip(items, instances_of(cls, items), strict=True)
+    }
     return {pid: found[pid] for pid in by_key.values() if pid in found}
 
 
@@ -256,7 +263,7 @@ def _query(
         result.consumed_capacity.append(response.get("ConsumedCapacity") or {})
         result.count += response.get("Count", 0)
         if not count_only:
-            result.items.extend(instance_of(cls, item) for item in response.get("Items", []))
+            result.items.extend(instances_of(cls, response.get("Items", [])))
         last = response.get("LastEvaluatedKey")
         if last and count_only and limit is None:
             params["ExclusiveStartKey"] = last  # count every page

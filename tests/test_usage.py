@@ -155,3 +155,39 @@ def test_batch_find_reports_what_stays_unprocessed(manager, monkeypatch):
         finally:
             manager.client.meta.events.unregister("after-call.dynamodb.BatchGetItem", hold_all)
         assert len(info.value.unprocessed) == 3
+
+
+class Note(bao.BaoModel):
+    model_prefix = "note"
+    note_id = fields.UlidField(auto_assign=True)
+    account_id = fields.RelatedField(Account)
+    text = fields.StringField()
+    created_at = fields.CreateDateField()
+    primary_key = bao.PrimaryKey("note_id")
+
+
+def test_related_fields_and_fixed_clock(dynamodb_client):
+    from datetime import datetime, timezone
+
+    from dynamo_bao.testing import fixed_clock
+
+    table = unique_table_name("related")
+    manager = bao.init_models({"db": {"table_name": table}, "models": [Account, Note],
+                               "client": dynamodb_client})
+    manager.create_table()
+    try:
+        with bao.TenantContext.tenant("acme"), fixed_clock("2024-01-15T09:00:00Z",
+                                                          ulids=["01HKS659000000000000000001"]):
+            account = Account.create({"name": "Ada", "email": "ada@example.com"})
+            assert account.account_id == "01HKS659000000000000000001"
+            note = Note.create({"account_id": account, "text": "hello"})
+            assert note.created_at == datetime(2024, 1, 15, 9, tzinfo=timezone.utc)
+            assert note.note_id.startswith("01HM65JQM0")  # the clock's time part
+            assert note.get_account().name == "Ada"
+            assert note.get_related("account_id").primary_id == account.primary_id
+            Account.delete(account.primary_id)
+            assert not note.get_account().exists()
+        with pytest.raises(bao.ConfigurationError):
+            note.get_related("text")
+    finally:
+        manager.delete_table()

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, dataclass_transform
 
 from . import clock, core, mutations, query
 from .exceptions import ConfigurationError, ValidationError
-from .fields import BinaryField, Field, StringSetField, TtlField
+from .fields import BinaryField, Field, RelatedField, StringSetField, TtlField
 
 __all__ = ["MODEL_PREFIX", "PrimaryKey", "Index", "UniqueConstraint", "BaoModel"]
 
@@ -93,6 +93,7 @@ class BaoModel:
             return  # an abstract base of models (no prefix yet): nothing to compile
         cls._schema = compile_schema(cls)
         _add_unique_finders(cls)
+        _add_related_getters(cls)
 
     # -- I/O (the model manager must have registered the class: init_models) --------------
 
@@ -145,6 +146,22 @@ class BaoModel:
 
     def exists(self) -> bool:
         return True
+
+    def get_related(self, field_name: str) -> Any:
+        """The instance a RelatedField points to (an ObjectNotFound if it is gone; None if
+        the field has no value), read in the current tenant."""
+        field = type(self)._fields.get(field_name)
+        if not isinstance(field, RelatedField):
+            raise ConfigurationError(f"Field {field_name} is not a RelatedField")
+        related_id = self._data.get(field_name)
+        if related_id is None:
+            return None
+        manager = type(self)._manager
+        if manager is None:
+            raise ConfigurationError(
+                f"Model {type(self).__name__} is not registered: pass it to init_models()"
+            )
+        return manager.get_model(field.related_model).find(related_id)
 
     # -- instances ------------------------------------------------------------------------
 
@@ -308,15 +325,38 @@ class TrackedSet(set):
         return (set, (list(self),))
 
 
+def _generated(cls: type[BaoModel], method: str, what: str) -> None:
+    """Refuse to generate ``method`` over an attribute the class defines itself."""
+    existing = getattr(cls, method, None)
+    if existing is not None and not getattr(existing, "_bao_generated", False):
+        raise ConfigurationError(
+            f"{cls.__name__}.{method} already exists; cannot generate it for {what}"
+        )
+
+
+def _add_related_getters(cls: type[BaoModel]) -> None:
+    """``get_<name>()`` for each RelatedField: ``org_id`` → ``get_org()`` (a trailing ``_id`` /
+    ``Id`` is dropped, as DynamoBao names them)."""
+    for name, field in cls._fields.items():
+        if not isinstance(field, RelatedField):
+            continue
+        base = name[:-3] if name.endswith("_id") else name[:-2] if name.endswith("Id") else name
+        method = f"get_{base}"
+        _generated(cls, method, f"RelatedField '{name}'")
+
+        def getter(self: Any, _name: str = name) -> Any:
+            return self.get_related(_name)
+
+        getter._bao_generated = True  # type: ignore[attr-defined]
+        getter.__name__ = method
+        setattr(cls, method, getter)
+
+
 def _add_unique_finders(cls: type[BaoModel]) -> None:
     """``find_by_<field>`` for each unique constraint (``uniqueEmail`` → ``find_by_email``)."""
     for name, constraint in (cls.unique_constraints or {}).items():
         method = f"find_by_{constraint.field}"
-        existing = getattr(cls, method, None)
-        if existing is not None and not getattr(existing, "_bao_generated", False):
-            raise ConfigurationError(
-                f"{cls.__name__}.{method} already exists; cannot generate it for '{name}'"
-            )
+        _generated(cls, method, f"unique constraint '{name}'")
 
         def finder(model: Any, value: Any, _name: str = name) -> Any:
             return query.find_by_unique_constraint(model, _name, value)

@@ -1,11 +1,46 @@
 """Helpers for testing code that uses dynamo-bao.
 
-``with local_dynamodb() as endpoint_url:`` runs the embedded local DynamoDB (moto's server, which
-``pip install 'dynamo-bao[local]'`` provides) on a free port for the block.
+* ``with local_dynamodb() as endpoint_url:`` runs the embedded local DynamoDB (moto's server,
+  which ``pip install 'dynamo-bao[local]'`` provides) on a free port for the block.
+* ``with fixed_clock(at, ulids=[...]):`` makes model code see one fixed time and a known
+  sequence of ULIDs (then deterministic ones), in the current context only.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from itertools import count
+
+from .. import clock
 from ..local import local_dynamodb
 
-__all__ = ["local_dynamodb"]
+__all__ = ["local_dynamodb", "fixed_clock"]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _ulid_after(at: datetime, n: int) -> str:
+    """A valid ULID with ``at``'s time part and ``n`` as its random part."""
+    ms = int(at.timestamp() * 1000)
+    value = (ms << 80) | n
+    return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+@contextlib.contextmanager
+def fixed_clock(at: datetime | str, ulids: Iterable[str] = ()) -> Iterator[clock.Source]:
+    """Time stands still at ``at`` (an aware datetime or ISO string); new ULIDs are taken from
+    ``ulids``, then made from ``at`` and a counter (1, 2, 3 …)."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if at.utcoffset() is None:
+        at = at.replace(tzinfo=timezone.utc)
+    given = iter(ulids)
+    counter = count(1)
+
+    def new_ulid() -> str:
+        return next(given, None) or _ulid_after(at, next(counter))
+
+    with clock.use_source(clock.Source(now=lambda: at, new_ulid=new_ulid)) as source:
+        yield source

@@ -176,6 +176,8 @@ def _declare(**attrs):
         dict(iterable=True, iteration_buckets=0),
         dict(iterable=True, iteration_buckets=1001),
         dict(iterable="yes"),
+        dict(save=f.StringField()),
+        dict(primary_id=f.StringField()),
     ],
 )
 def test_bad_declarations(attrs):

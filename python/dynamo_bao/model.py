@@ -386,6 +386,12 @@ def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any
             raise ConfigurationError(
                 f"Field name '{field_name}' in {name} cannot start with underscore"
             )
+        if callable(getattr(BaoModel, field_name, None)) or isinstance(
+            getattr(BaoModel, field_name, None), property
+        ):
+            raise ConfigurationError(
+                f"Field name '{field_name}' in {name} would hide BaoModel.{field_name}"
+            )
 
     def key_field(side: str, what: str) -> str | None:
         field_name = _side(side)

@@ -12,12 +12,21 @@ I/O (find, create, update, query …) is added by the model manager on top of th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
 from . import clock, core, mutations, query
 from .exceptions import ConfigurationError, ValidationError
-from .fields import BinaryField, Field, RelatedField, StringSetField, TtlField
+from .fields import (
+    BinaryField,
+    CreateDateField,
+    Field,
+    ModifiedDateField,
+    RelatedField,
+    StringSetField,
+    TtlField,
+)
 
 __all__ = ["MODEL_PREFIX", "PrimaryKey", "Index", "UniqueConstraint", "BaoModel"]
 
@@ -72,6 +81,7 @@ class BaoModel:
 
     _fields: ClassVar[dict[str, Field]] = {}
     _set_fields: ClassVar[tuple[str, ...]] = ()
+    _dated: ClassVar[bool] = False
     _schema: ClassVar[Any] = None
     _manager: ClassVar[Any] = None
 
@@ -86,6 +96,8 @@ class BaoModel:
                     fields[name] = value
         cls._fields = fields
         cls._set_fields = tuple(n for n, f in fields.items() if isinstance(f, StringSetField))
+        dated = (CreateDateField, ModifiedDateField)
+        cls._dated = any(isinstance(f, dated) for f in fields.values())
         for field in fields.values():
             if field.model is None or issubclass(cls, field.model):
                 field.model = cls
@@ -176,7 +188,8 @@ class BaoModel:
         self._data: dict[str, Any] = {}
         self._changes: set[str] = set()
         self._persisted = False
-        with clock.one_instant():
+        # One clock reading for all the dates of a new instance (only when it has dates).
+        with clock.one_instant() if type(self)._dated else contextlib.nullcontext():
             for name, field in fields.items():
                 if name in given:
                     value = field.clean(given[name])
@@ -184,7 +197,7 @@ class BaoModel:
                     value = field.clean(field.initial_value())
                 if value is not None:
                     self._data[name] = self._tracked(field, value)
-                self._changes.add(name)
+        self._changes = set(fields)
 
     @classmethod
     def _from_stored(cls, values: dict[str, Any]) -> BaoModel:

@@ -6,6 +6,7 @@ re-read with a consistent read (DESIGN §6.8).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from . import clock, transport
@@ -42,17 +43,29 @@ def create_request(instance: Any, tenant: str | None) -> dict[str, Any]:
         text = build_search_text(cls.search_config, instance._data)
         if text is not None:
             item[SEARCH_TEXT_ATTRIBUTE] = {"S": text}
-    builder = ExpressionBuilder()
-    assignments = [
-        f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}"
-        for attr, av in item.items()
-    ]
+    expression, condition, names, placeholders = _create_template(cls, tuple(item))
     return {
         "Key": key,
-        "UpdateExpression": "SET " + ", ".join(assignments),
-        "ConditionExpression": f"attribute_not_exists({builder.name('_pk', hint='pk')})",
-        **builder.expression_attributes(),
+        "UpdateExpression": expression,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": dict(names),
+        "ExpressionAttributeValues": dict(zip(placeholders, item.values(), strict=True)),
     }
+
+
+@functools.lru_cache(maxsize=1024)
+def _create_template(cls: Any, attrs: tuple[str, ...]) -> tuple[str, str, dict, tuple[str, ...]]:
+    """The create expression for one set of attributes, built once: ``SET #a = :a, …`` and
+    the not-exists condition, their names, and the value placeholders in attribute order."""
+    builder = ExpressionBuilder()
+    parts, placeholders = [], []
+    for i, attr in enumerate(attrs):
+        # A distinct stand-in value per attribute: the real values are filled in per request.
+        value = builder.value({"N": str(i)}, hint=attr)
+        parts.append(f"{builder.name(attr, hint=attr)} = {value}")
+        placeholders.append(value)
+    condition = f"attribute_not_exists({builder.name('_pk', hint='pk')})"
+    return "SET " + ", ".join(parts), condition, builder.names, tuple(placeholders)
 
 
 def create_instance(instance: Any) -> Any:

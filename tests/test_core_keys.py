@@ -114,9 +114,10 @@ def test_iteration_bucket_is_dynamobao_hash(text, hash_value):
 
 
 def test_iteration_bucket_of_recorded_keys():
-    # From compat: Org (4 buckets) and Member (10 buckets) iteration keys.
+    # Recorded by DynamoBao (m01): org#iter#000 (4 buckets), mbr#iter#003 (10 buckets).
     assert core.iteration_bucket("", 10) == 0
-    assert 0 <= core.iteration_bucket(f"{ORG_ID}##__SK__##{MEMBER_ID}", 10) < 10
+    assert core.iteration_bucket(ORG_ID, 4) == 0
+    assert core.iteration_bucket(f"{ORG_ID}##__SK__##{MEMBER_ID}", 10) == 3
 
 
 def test_primary_ids():

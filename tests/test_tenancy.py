@@ -37,15 +37,32 @@ def test_scope_restores_after_an_exception():
     assert TenantContext.get_current_tenant() is None
 
 
-@pytest.mark.parametrize("bad", ["", "a#b", "x]#a#[y", " a", "a" * 65, None, 7])
+@pytest.mark.parametrize("bad", ["", "a#b", "x]#a#[y", " a", "a" * 65, 7, b"acme"])
 def test_invalid_tenant_ids(bad):
     with pytest.raises(InvalidTenantIdError):
         TenantContext.tenant(bad)
     with pytest.raises(InvalidTenantIdError):
         TenantContext.run_with_tenant(bad, lambda: None)
-    if bad is not None:
-        with pytest.raises(InvalidTenantIdError):
-            TenantContext.set_current_tenant(bad)
+    with pytest.raises(InvalidTenantIdError):
+        TenantContext.set_current_tenant(bad)
+
+
+def test_run_with_no_tenant_hides_the_callers_and_asks_the_resolvers():
+    """The tutorial's ``runWithTenant(null, fn)``: the caller's tenant does not leak into the
+    block; the resolvers decide, and with none answering it fails closed."""
+    try:
+        with TenantContext.tenant("outer"):
+            inside = TenantContext.run_with_tenant(None, TenantContext.get_current_tenant)
+            assert inside is None
+            with pytest.raises(TenantRequiredError):
+                TenantContext.run_with_tenant(None, TenantContext.resolve, True)
+            TenantContext.add_resolver(lambda: "from-header")
+            assert TenantContext.run_with_tenant(None, TenantContext.resolve, True) == (
+                "from-header"
+            )
+            assert TenantContext.get_current_tenant() == "outer"
+    finally:
+        TenantContext.clear_resolvers()
 
 
 def test_fail_closed_and_resolvers():

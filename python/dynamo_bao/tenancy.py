@@ -36,18 +36,20 @@ REQUIRED_MESSAGE = (
 class _TenantScope:
     """``with TenantContext.tenant(tid):`` / ``async with …``: the tenant for the block."""
 
-    def __init__(self, tenant_id: str) -> None:
-        self.tenant_id = core.validate_tenant_id(tenant_id)
+    def __init__(self, tenant_id: str | None) -> None:
+        # None: the block runs with no tenant in context (an outer one is hidden), so each
+        # operation asks the resolvers — the tutorial's ``runWithTenant(null, fn)``.
+        self.tenant_id = None if tenant_id is None else core.validate_tenant_id(tenant_id)
         self._tokens: list[Token] = []
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> str | None:
         self._tokens.append(_current.set(self.tenant_id))
         return self.tenant_id
 
     def __exit__(self, *exc: object) -> None:
         _current.reset(self._tokens.pop())
 
-    async def __aenter__(self) -> str:
+    async def __aenter__(self) -> str | None:
         return self.__enter__()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -58,13 +60,19 @@ class TenantContext:
     """The tenant of the running code (all methods are static: there is nothing to construct)."""
 
     @staticmethod
-    def tenant(tenant_id: str) -> _TenantScope:
-        """A sync and async context manager running its block in ``tenant_id``."""
+    def tenant(tenant_id: str | None) -> _TenantScope:
+        """A sync and async context manager running its block in ``tenant_id`` (``None``: in
+        no tenant, so operations consult the resolvers and fail closed if none answers)."""
         return _TenantScope(tenant_id)
 
     @staticmethod
-    def run_with_tenant(tenant_id: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def run_with_tenant(
+        tenant_id: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
         """``fn(*args, **kwargs)`` in ``tenant_id``; the caller's tenant is restored after.
+
+        ``None`` runs ``fn`` with no tenant in its context — not the caller's — so every
+        operation inside resolves its tenant through the resolvers (or fails closed).
 
         For a coroutine function, an awaitable is returned that runs the coroutine in the
         tenant (set inside the awaiting task, so it does not leak into the caller).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dynamo_bao import cli, table, transport
+from dynamo_bao import cli, demo, table, transport
 
 PYTHON_DIR = Path(__file__).resolve().parents[1] / "python"
 
@@ -207,25 +207,48 @@ def _keys_by_tenant(out: str) -> dict[str, dict[str, str]]:
 def test_demo_against_an_endpoint(capsys, dynamodb_client, dynamodb_endpoint, table_name):
     assert cli.main(["demo", "--endpoint-url", dynamodb_endpoint, "--table", table_name]) == 0
     out = capsys.readouterr().out
-    assert "[acme]#org#" in out
-    assert "[globex]#org#" in out
+    # The tutorial's claims, as printed.
+    assert "refused: TenantRequiredError" in out and "requests sent: 0" in out
+    assert "acme: query byStatus 'active' -> Ali, Bob" in out
+    assert "globex: query byStatus 'active' -> Alice, Bob, Carol" in out
+    assert "acme: find_by_email('alice@example.com') -> Ali" in out
+    assert "globex: find_by_email('alice@example.com') -> Alice" in out
+    assert "ConditionalError" in out
+    assert "acme: 2 active users" in out and "globex: 3 active users" in out
     keys = _keys_by_tenant(out)
     assert set(keys) == {"acme", "globex"}
-    assert set(keys["acme"]) == {"_pk", "_sk", "_gsi1_pk", "_gsi1_sk", "_iter_pk", "_iter_sk"}
+    assert set(keys["acme"]) == {"_pk", "_sk", "_gsi1_pk", "_gsi1_sk"}
     for name, acme_value in keys["acme"].items():
         globex_value = keys["globex"][name]
         if acme_value.startswith("[acme]#"):
             assert globex_value == "[globex]#" + acme_value[len("[acme]#") :]
         else:
             assert globex_value == acme_value
-    assert keys["acme"]["_pk"] == "[acme]#org#" + cli.DEMO_ORG["orgId"]
-    # What was printed is what is stored.
-    stored = {item["_pk"]["S"] for item in transport.scan_items(dynamodb_client, table_name)}
-    assert stored == {keys["acme"]["_pk"], keys["globex"]["_pk"]}
+    alice = demo.DEMO_USERS[0]["user_id"]
+    assert keys["acme"]["_pk"] == f"[acme]#user#{alice}"
+    # What was printed is what is stored, and every stored key carries a demo tenant.
+    items = transport.scan_items(dynamodb_client, table_name)
+    pks = {item["_pk"]["S"] for item in items}
+    assert {keys["acme"]["_pk"], keys["globex"]["_pk"]} <= pks
+    assert all(pk.startswith(("[acme]#", "[globex]#")) for pk in pks)
+    # 2 + 3 users, each with its unique e-mail row.
+    assert len(items) == 10
 
-    # Running it again overwrites the same two items.
+    # Running it again starts from what the last run left and ends with the same table.
     assert cli.main(["demo", "--endpoint-url", dynamodb_endpoint, "--table", table_name]) == 0
-    assert len(transport.scan_items(dynamodb_client, table_name)) == 2
+    again = transport.scan_items(dynamodb_client, table_name)
+    assert sorted(map(repr, again)) == sorted(map(repr, items))
+
+
+def test_demo_fails_when_a_claim_does_not_hold(capsys, dynamodb_client, dynamodb_endpoint,
+                                              table_name):
+    """The demo checks what it prints: an item outside the demo tenants breaks step 6."""
+    transport.create_table(dynamodb_client, table_name)
+    transport.put_item(dynamodb_client, table_name, {"_pk": {"S": "user#x"}, "_sk": {"S": "user"}})
+    assert cli.main(["demo", "--endpoint-url", dynamodb_endpoint, "--table", table_name]) == 1
+    err = capsys.readouterr().err
+    _assert_one_error_line(err)
+    assert "user#x" in err
 
 
 def test_demo_on_the_embedded_server(capsys):
@@ -234,6 +257,7 @@ def test_demo_on_the_embedded_server(capsys):
     assert "embedded local DynamoDB" in out
     assert "'dynamo-bao-demo'" in out
     assert set(_keys_by_tenant(out)) == {"acme", "globex"}
+    assert "globex: 3 active users" in out
 
 
 def test_demo_unreachable_endpoint(capsys):

@@ -11,32 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import table as table_def
 from . import transport
-from .exceptions import BaoError, ConfigurationError
+from .exceptions import BaoError
 
 __all__ = ["main", "build_parser", "TABLE_ENV_VAR", "DEMO_TABLE"]
 
 TABLE_ENV_VAR = "DYNAMO_BAO_TABLE"
 DEMO_TABLE = "dynamo-bao-demo"
 DEFAULT_LOCAL_PORT = 8000  # DynamoDB Local's port, so existing tooling configs keep working
-
-# The demo writes one fixed Org (same id and timestamp every run), so re-running it against the same
-# endpoint overwrites instead of piling up items, and its output is reproducible.
-DEMO_TENANTS = ("acme", "globex")
-DEMO_ORG = {
-    "orgId": "01HKS659000000000000000001",
-    "name": "Example Org",
-    "plan": "pro",
-    "createdAt": 1705309200000,  # 2024-01-15T09:00:00Z in epoch milliseconds
-}
-DEMO_KEY_ATTRIBUTES = ("_pk", "_sk", "_gsi1_pk", "_gsi1_sk", "_iter_pk", "_iter_sk")
-_TENANT_PREFIX = re.compile(r"^\[([^\]]*)\]#")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = add(
         "demo",
-        "Write one item under two tenants and show the tenant-prefixed keys.",
+        "Walk through multi-tenancy: two tenants, one table, nothing shared.",
         default_table=DEMO_TABLE,
     )
     sub.set_defaults(func=_cmd_demo)
@@ -241,86 +228,23 @@ def _cmd_local(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- demo
 
 
-def _demo_schema() -> Any:
-    try:
-        from . import core
-    except ImportError as err:
-        raise ConfigurationError(f"the dynamo_bao core cannot be imported: {err}") from err
-    return core.Schema(
-        "Org",
-        "org",
-        fields=[
-            ("orgId", "string"),
-            ("name", "string"),
-            ("plan", "string"),
-            ("createdAt", "datetime"),
-        ],
-        partition_key="orgId",
-        sort_key=None,
-        indexes=[("gsi1", "plan", "createdAt")],
-        iteration_buckets=4,
-    )
-
-
-def _strip_tenant(value: str) -> str:
-    return _TENANT_PREFIX.sub("", value, count=1)
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
-    schema = _demo_schema()
     if args.endpoint_url:
-        return _run_demo(args, schema, args.endpoint_url, embedded=False)
+        return _run_demo(args, args.endpoint_url, embedded=False)
     from . import local
 
     with local.local_dynamodb() as url:
-        return _run_demo(args, schema, url, embedded=True)
+        return _run_demo(args, url, embedded=True)
 
 
-def _run_demo(args: argparse.Namespace, schema: Any, endpoint_url: str, *, embedded: bool) -> int:
+def _run_demo(args: argparse.Namespace, endpoint_url: str, *, embedded: bool) -> int:
+    from .demo import run_demo
+
     client = transport.make_client(region=args.region, endpoint_url=endpoint_url)
     kind = "embedded local DynamoDB" if embedded else "given endpoint"
-    print(f"Endpoint {endpoint_url} ({kind}), table {args.table!r}.")
-    transport.create_table(client, args.table)
-    for tenant in DEMO_TENANTS:
-        transport.put_item(client, args.table, schema.to_item(dict(DEMO_ORG), tenant))
-    print(
-        f"Wrote the same Org ({', '.join(f'{k}={v}' for k, v in DEMO_ORG.items())}) "
-        f"under tenants {' and '.join(DEMO_TENANTS)}."
-    )
-
-    stored: dict[str, dict[str, str]] = {}
-    for item in transport.scan_items(client, args.table):
-        if item.get("orgId", {}).get("S") != DEMO_ORG["orgId"]:
-            continue
-        match = _TENANT_PREFIX.match(item["_pk"]["S"])
-        tenant = match.group(1) if match else "(no tenant)"
-        stored[tenant] = {name: item[name]["S"] for name in DEMO_KEY_ATTRIBUTES if name in item}
-
-    print("\nKeys as stored (read back with Scan):")
-    for tenant in sorted(stored):
-        print(f"\ntenant {tenant}")
-        for name, value in stored[tenant].items():
-            print(f"  {name:<9} {value}")
-
-    missing = [t for t in DEMO_TENANTS if t not in stored]
-    if missing:
-        return _fail(f"demo items of tenant(s) {', '.join(missing)} were not found in the table")
-    views = [{n: _strip_tenant(v) for n, v in stored[t].items()} for t in DEMO_TENANTS]
-    same = all(view == views[0] for view in views)
-    print()
-    if same:
-        first = stored[DEMO_TENANTS[0]]
-        prefixed = [name for name, value in first.items() if _TENANT_PREFIX.match(value)]
-        print(
-            f"The items differ only by the tenant prefix ('[{DEMO_TENANTS[0]}]#' vs "
-            f"'[{DEMO_TENANTS[1]}]#') on {', '.join(prefixed)}; everything else is identical."
-        )
-        print(
-            "Every partition key carries the tenant, so a read in one tenant can never reach "
-            "the other's item."
-        )
-        return 0
-    return _fail("the two tenants' keys differ by more than the tenant prefix")
+    print(f"Endpoint {endpoint_url} ({kind}), table {args.table!r}.\n")
+    run_demo(client, args.table)
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
   which ``pip install 'dynamo-bao[local]'`` provides) on a free port for the block.
 * ``with fixed_clock(at, ulids=[...]):`` makes model code see one fixed time and a known
   sequence of ULIDs (then deterministic ones), in the current context only.
+* ``init_test_models_with_tenant(config, tenant_id)`` initialises models with tenancy on and the
+  test's tenant set; ``cleanup_test_data(tenant_id, models)`` deletes what they wrote for it.
+* A pytest plugin (:mod:`dynamo_bao.testing.plugin`, registered as ``dynamo_bao``) provides the
+  fixtures ``bao_endpoint``, ``bao_client``, ``bao_table`` and ``bao_tenant``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from itertools import count
 
 from .. import clock
 from ..local import local_dynamodb
+from .tenants import cleanup_test_data, init_test_models_with_tenant
 
-__all__ = ["local_dynamodb", "fixed_clock"]
+__all__ = ["local_dynamodb", "fixed_clock", "init_test_models_with_tenant", "cleanup_test_data"]
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

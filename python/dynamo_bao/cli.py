@@ -1,4 +1,6 @@
-"""The ``bao`` command line: table admin, the embedded local DynamoDB, and a multi-tenant demo.
+"""The ``bao`` command line: table admin, the embedded local DynamoDB, a multi-tenant demo, and
+``codegen`` (typed Python modules from ``models.yaml``; it exits 2 on a bad YAML and, with
+``--check``, 1 when the generated files are out of date).
 
 Every command prints errors as one ``bao: error: ...`` line on stderr and exits non-zero, never
 with a traceback: a CLI user needs the cause, not the stack. Tables are named by ``--table``, else
@@ -100,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         default_table=DEMO_TABLE,
     )
     sub.set_defaults(func=_cmd_demo)
+
+    help_text = "Write typed Python model modules (one per model) from models.yaml."
+    sub = commands.add_parser("codegen", help=help_text, description=help_text)
+    sub.add_argument("models", metavar="MODELS_YAML", help="models.yaml, or a folder of *.yaml")
+    sub.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="package folder")
+    sub.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if OUT_DIR differs from what would be generated",
+    )
+    sub.set_defaults(func=_cmd_codegen, parser=sub)
     return parser
 
 
@@ -110,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help or a usage error; argparse already printed
         return exit_.code if isinstance(exit_.code, int) else 1
-    if not args.table:
+    if "table" in vars(args) and not args.table:
         try:
             args.parser.error(f"--table is required (or set {TABLE_ENV_VAR})")
         except SystemExit as exit_:
@@ -244,6 +257,33 @@ def _run_demo(args: argparse.Namespace, endpoint_url: str, *, embedded: bool) ->
     kind = "embedded local DynamoDB" if embedded else "given endpoint"
     print(f"Endpoint {endpoint_url} ({kind}), table {args.table!r}.\n")
     run_demo(client, args.table)
+    return 0
+
+
+# --------------------------------------------------------------------------- codegen
+
+
+def _cmd_codegen(args: argparse.Namespace) -> int:
+    from . import codegen
+
+    try:
+        if args.check:
+            problems = codegen.check(args.models, args.out)
+        else:
+            written = codegen.generate(args.models, args.out)
+    except (BaoError, OSError, UnicodeDecodeError) as err:
+        _fail(str(err))
+        return 2  # bad input: nothing was written
+    if not args.check:
+        print(f"Wrote {len(written)} files to {args.out} from {args.models}.")
+        return 0
+    if problems:
+        print(f"bao: {args.out} is out of date with {args.models}:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        print(f"Run: bao codegen {args.models} -o {args.out}", file=sys.stderr)
+        return 1
+    print(f"{args.out} is up to date with {args.models}.")
     return 0
 
 

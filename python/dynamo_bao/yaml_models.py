@@ -101,8 +101,8 @@ def field_declaration(
             raise ConfigurationError(f"{model}.{name}: unknown field option '{key}'")
         options[_OPTION_NAMES[key]] = value
     if field_type is RelatedField:
-        if "model" not in spec:
-            raise ConfigurationError(f"{model}.{name}: a RelatedField needs 'model'")
+        if not isinstance(spec.get("model"), str):
+            raise ConfigurationError(f"{model}.{name}: a RelatedField needs 'model' (a name)")
         return field_type, (spec["model"],), options
     return field_type, (), options
 

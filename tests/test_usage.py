@@ -186,6 +186,8 @@ def test_related_fields_and_fixed_clock(dynamodb_client):
             assert note.get_account().name == "Ada"
             assert note.get_related("account_id").primary_id == account.primary_id
             Account.delete(account.primary_id)
+            assert note.get_account().exists()  # cached on the instance until cleared
+            note.clear_related_cache("account_id")
             assert not note.get_account().exists()
         with pytest.raises(bao.ConfigurationError):
             note.get_related("text")

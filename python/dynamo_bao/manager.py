@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import transport
+from . import relations, transport
 from .config import Config, load_config
 from .exceptions import ConfigurationError
 from .model import BaoModel, compile_schema
@@ -46,7 +46,10 @@ class ModelManager:
         return dict(self._models)
 
     def register(self, models: Iterable[type[BaoModel]]) -> None:
-        """Add model classes; model prefixes must be unique within the table."""
+        """Add model classes; model prefixes must be unique within the table. Helpers that
+        join two registered models (``user.query_posts()``, ``tag.get_posts()``) are generated
+        here, once both sides are known (:mod:`dynamo_bao.relations`)."""
+        models = list(models)
         for cls in models:
             if not (isinstance(cls, type) and issubclass(cls, BaoModel)):
                 raise ConfigurationError(f"Model {cls!r} must be a BaoModel subclass")
@@ -63,6 +66,7 @@ class ModelManager:
             self._models[name] = cls
             self._prefixes[prefix] = name
             cls._manager = self
+        relations.install_relationship_helpers(self._models)
 
     def get_model(self, name: str) -> type[BaoModel]:
         try:

@@ -16,7 +16,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
-from . import clock, core, mutations, query
+from . import clock, core, mutations, query, relations
 from .exceptions import ConfigurationError, ValidationError
 from .fields import (
     BinaryField,
@@ -85,7 +85,7 @@ class BaoModel:
     _schema: ClassVar[Any] = None
     _manager: ClassVar[Any] = None
 
-    __slots__ = ("_data", "_changes", "_persisted")
+    __slots__ = ("_data", "_changes", "_persisted", "_related_cache")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,6 +106,7 @@ class BaoModel:
         cls._schema = compile_schema(cls)
         _add_unique_finders(cls)
         _add_related_getters(cls)
+        relations.add_own_index_queries(cls)
 
     # -- I/O (the model manager must have registered the class: init_models) --------------
 
@@ -161,19 +162,37 @@ class BaoModel:
 
     def get_related(self, field_name: str) -> Any:
         """The instance a RelatedField points to (an ObjectNotFound if it is gone; None if
-        the field has no value), read in the current tenant."""
-        field = type(self)._fields.get(field_name)
-        if not isinstance(field, RelatedField):
-            raise ConfigurationError(f"Field {field_name} is not a RelatedField")
-        related_id = self._data.get(field_name)
-        if related_id is None:
-            return None
-        manager = type(self)._manager
-        if manager is None:
-            raise ConfigurationError(
-                f"Model {type(self).__name__} is not registered: pass it to init_models()"
-            )
-        return manager.get_model(field.related_model).find(related_id)
+        the field has no value), read in the current tenant and cached on this instance
+        (:mod:`dynamo_bao.relations`); ``clear_related_cache`` forgets it."""
+        return relations.get_related(self, field_name)
+
+    def clear_related_cache(self, field_name: str | None = None) -> None:
+        """Forget the loaded related instance of ``field_name`` (of every field when None)."""
+        relations.clear_related_cache(self, field_name)
+
+    def load_related_data(self, field_names: list[str] | None = None) -> BaoModel:
+        """Load the related instances of ``field_names`` (every RelatedField when None) with
+        one batch read per target model; unknown names are a ConfigurationError."""
+        relations.load_related([self], field_names)
+        return self
+
+    @classmethod
+    def get_related_objects_via_map(
+        cls,
+        index_name: str,
+        pk_value: Any,
+        target_field: str,
+        map_sk_condition: Any = None,
+        limit: int | None = None,
+        direction: str = "ASC",
+        start_key: str | None = None,
+    ) -> Any:
+        """A page of the instances this mapping model's rows of ``pk_value`` point to through
+        ``target_field`` (:func:`dynamo_bao.relations.get_related_objects_via_map`)."""
+        return relations.get_related_objects_via_map(
+            cls, index_name, pk_value, target_field, map_sk_condition, limit, direction,
+            start_key,
+        )
 
     # -- instances ------------------------------------------------------------------------
 
@@ -338,45 +357,49 @@ class TrackedSet(set):
         return (set, (list(self),))
 
 
-def _generated(cls: type[BaoModel], method: str, what: str) -> None:
-    """Refuse to generate ``method`` over an attribute the class defines itself."""
-    existing = getattr(cls, method, None)
-    if existing is not None and not getattr(existing, "_bao_generated", False):
-        raise ConfigurationError(
-            f"{cls.__name__}.{method} already exists; cannot generate it for {what}"
-        )
-
-
 def _add_related_getters(cls: type[BaoModel]) -> None:
-    """``get_<name>()`` for each RelatedField: ``org_id`` → ``get_org()`` (a trailing ``_id`` /
-    ``Id`` is dropped, as DynamoBao names them)."""
+    """``get_<name>()`` for each RelatedField: ``org_id`` / ``orgId`` → ``get_org()`` (a
+    trailing ``_id`` / ``Id`` is dropped, as DynamoBao names them; names in snake_case, see
+    :mod:`dynamo_bao.relations`)."""
     for name, field in cls._fields.items():
-        if not isinstance(field, RelatedField):
-            continue
-        base = name[:-3] if name.endswith("_id") else name[:-2] if name.endswith("Id") else name
-        method = f"get_{base}"
-        _generated(cls, method, f"RelatedField '{name}'")
+        if isinstance(field, RelatedField):
+            relations.define_helper(
+                cls,
+                f"get_{relations.related_base(name)}",
+                _related_getter(name),
+                ("related", name),
+                f"RelatedField '{name}'",
+            )
 
-        def getter(self: Any, _name: str = name) -> Any:
-            return self.get_related(_name)
 
-        getter._bao_generated = True  # type: ignore[attr-defined]
-        getter.__name__ = method
-        setattr(cls, method, getter)
+def _related_getter(name: str) -> Any:
+    def getter(self: Any) -> Any:
+        return self.get_related(name)
+
+    getter.__doc__ = f"The instance ``{name}`` points to (cached; see get_related)."
+    return getter
 
 
 def _add_unique_finders(cls: type[BaoModel]) -> None:
-    """``find_by_<field>`` for each unique constraint (``uniqueEmail`` → ``find_by_email``)."""
+    """``find_by_<field>`` for each unique constraint (``uniqueEmail`` on ``email`` →
+    ``find_by_email``; ``externalRef`` → ``find_by_external_ref``)."""
     for name, constraint in (cls.unique_constraints or {}).items():
-        method = f"find_by_{constraint.field}"
-        _generated(cls, method, f"unique constraint '{name}'")
+        relations.define_helper(
+            cls,
+            f"find_by_{relations.snake_case(constraint.field)}",
+            _unique_finder(name),
+            ("unique", name),
+            f"unique constraint '{name}'",
+            static=True,
+        )
 
-        def finder(model: Any, value: Any, _name: str = name) -> Any:
-            return query.find_by_unique_constraint(model, _name, value)
 
-        finder._bao_generated = True  # type: ignore[attr-defined]
-        finder.__name__ = method
-        setattr(cls, method, classmethod(finder))
+def _unique_finder(name: str) -> Any:
+    def finder(model: Any, value: Any) -> Any:
+        return query.find_by_unique_constraint(model, name, value)
+
+    finder.__doc__ = f"The instance whose unique constraint {name!r} holds ``value``."
+    return finder
 
 
 def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any:

@@ -188,7 +188,10 @@ def query_by_index(
     Options: ``limit``, ``start_key`` (a cursor from ``last_evaluated_key``), ``direction``
     (``"ASC"``/``"DESC"``), ``filter`` (the dict DSL) and ``count_only``, which counts every
     page unless ``limit`` is given (DESIGN §6.11). Otherwise one page of at most ``limit``
-    (default 100) items is returned, with a cursor for the next.
+    (default 100) items is returned, with a cursor for the next. ``load_related=True`` loads
+    the RelatedFields (``related_fields``, default all) of the page's items with one batch read
+    per target model; ``related_only=True`` (one related field) makes the items those related
+    instances (:mod:`dynamo_bao.relations`).
     """
     index = (cls.indexes or {}).get(index_name)
     if index is None:
@@ -219,7 +222,12 @@ def _query(
     direction: str = "ASC",
     filter: Mapping[str, Any] | None = None,
     count_only: bool = False,
+    load_related: bool = False,
+    related_fields: list[str] | None = None,
+    related_only: bool = False,
 ) -> QueryResult:
+    from . import relations  # relations builds on this module
+
     if direction not in ("ASC", "DESC"):
         raise QueryError(f"direction must be 'ASC' or 'DESC', not {direction!r}")
     schema = cls._schema
@@ -231,6 +239,9 @@ def _query(
             sk_condition, sort_key=index.sort_key, index_name=index_name
         )
     condition = parse_filter(filter, fields=set(cls._fields)) if filter else None
+    related = relations.related_options(
+        cls, load_related, related_fields, related_only, count_only
+    )
     manager, tenant = bound(cls)
     pk_text = (
         _key_encoder(cls, pk_field)(pk_value)["S"] if pk_field is not None else str(pk_value)
@@ -271,4 +282,6 @@ def _query(
         result.last_evaluated_key = (
             _encode_cursor(tenant, cls, index_name, last) if last else None
         )
+        if related is not None:
+            relations.attach_related(result, related, related_only)
         return result

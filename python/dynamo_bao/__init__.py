@@ -9,6 +9,12 @@ extension; a pure-Python core with the same interface stands in where it is not 
 from __future__ import annotations
 
 from . import fields
+from .batch import (
+    BatchContextRequiredError,
+    batch_context,
+    get_batch_context_capacity,
+    run_with_batch_context,
+)
 from .exceptions import (
     BaoError,
     BatchIncompleteError,
@@ -38,6 +44,10 @@ __all__ = [
     "init_models",
     "ModelManager",
     "TenantContext",
+    "run_with_batch_context",
+    "batch_context",
+    "get_batch_context_capacity",
+    "BatchContextRequiredError",
     "BaoError",
     "BatchIncompleteError",
     "ConditionalError",

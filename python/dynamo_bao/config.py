@@ -7,7 +7,7 @@ environment variables over defaults.
     "db": {"table_name": "my-app-table"},
     "tenancy": {"enabled": True},
     "keys": {"float_encoding": "sortable"},     # or "dynamo-bao" for tables shared with JS
-    "batch": {"require_batch_context": False},
+    "batch": {"require_batch_context": False, "coalesce_window_ms": 2},
     "models": [User, Post],                     # or a path to models.yaml / a folder of them
     "client": boto3_client,                     # optional: the caller's own client
 }
@@ -15,7 +15,13 @@ environment variables over defaults.
 
 Environment variables (used where the dict says nothing): ``DYNAMO_BAO_REGION``,
 ``DYNAMO_BAO_ENDPOINT_URL``, ``DYNAMO_BAO_TABLE`` (the CLI's too), ``DYNAMO_BAO_TENANCY_ENABLED``,
-``DYNAMO_BAO_FLOAT_ENCODING``, ``DYNAMO_BAO_REQUIRE_BATCH_CONTEXT``, ``DYNAMO_BAO_MODELS``.
+``DYNAMO_BAO_FLOAT_ENCODING``, ``DYNAMO_BAO_REQUIRE_BATCH_CONTEXT``,
+``DYNAMO_BAO_COALESCE_WINDOW_MS``, ``DYNAMO_BAO_MODELS``.
+
+``batch.require_batch_context`` makes reads (``find``, ``batch_find``,
+``find_by_unique_constraint`` and what uses them) outside a batch context an error;
+``batch.coalesce_window_ms`` is how long concurrent ``afind`` calls in a batch context wait to
+be sent together as one BatchGetItem (milliseconds, 0–1000, default 2).
 Unknown keys are a :class:`ConfigurationError` — a typo must not silently turn a setting off
 (say, tenancy).
 """
@@ -36,7 +42,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "db": ("table_name",),
     "tenancy": ("enabled",),
     "keys": ("float_encoding",),
-    "batch": ("require_batch_context",),
+    "batch": ("require_batch_context", "coalesce_window_ms"),
 }
 _TOP_LEVEL = (*_SECTIONS, "models", "client")
 _ENV = {
@@ -46,6 +52,7 @@ _ENV = {
     ("tenancy", "enabled"): "DYNAMO_BAO_TENANCY_ENABLED",
     ("keys", "float_encoding"): "DYNAMO_BAO_FLOAT_ENCODING",
     ("batch", "require_batch_context"): "DYNAMO_BAO_REQUIRE_BATCH_CONTEXT",
+    ("batch", "coalesce_window_ms"): "DYNAMO_BAO_COALESCE_WINDOW_MS",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -61,6 +68,7 @@ class Config:
     tenancy_enabled: bool = False
     float_encoding: str = "sortable"
     require_batch_context: bool = False
+    coalesce_window_ms: float = 2.0
     models: Any = ()
     client: Any = None
 
@@ -110,6 +118,18 @@ def load_config(
         raise ConfigurationError(
             f"keys.float_encoding must be 'sortable' or 'dynamo-bao', not {float_encoding!r}"
         )
+    window = values.get(("batch", "coalesce_window_ms"), 2.0)
+    try:
+        if isinstance(window, bool):
+            raise ValueError
+        window = float(window)
+    except (TypeError, ValueError):
+        window = -1.0
+    if not 0 <= window <= 1000:
+        raise ConfigurationError(
+            "batch.coalesce_window_ms must be a number of milliseconds from 0 to 1000, "
+            f"got {values.get(('batch', 'coalesce_window_ms'))!r}"
+        )
     models = config.get("models")
     if models is None:
         models = environ.get("DYNAMO_BAO_MODELS") or ()
@@ -122,6 +142,7 @@ def load_config(
         require_batch_context=_flag(
             values.get(("batch", "require_batch_context"), False), "batch.require_batch_context"
         ),
+        coalesce_window_ms=window,
         models=models,
         client=config.get("client"),
     )

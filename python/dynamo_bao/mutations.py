@@ -9,11 +9,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import clock, transport
+from . import batch, capacity, clock, transport
+from .capacity import READ, WRITE
 from .exceptions import ConditionalError, ItemNotFoundError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter
 from .fields import CounterField, ModifiedDateField, StringField, StringSetField, VersionField
-from .query import bound, instance_of, value_encoder
+from .query import ObjectNotFound, bound, instance_of, value_encoder
 from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
 from .unique import constrained_values, constraint_key, put_row
 
@@ -25,6 +26,18 @@ def _check_required(instance: Any) -> None:
         value = instance._data.get(name)
         if field.required and (value is None or (isinstance(field, StringField) and value == "")):
             raise ValidationError(f"Field is required: {name}", name)
+
+
+def _written(
+    manager: Any, tenant: str | None, result: Any, spent: list[dict], primary_id: str
+) -> Any:
+    """A write's result: it carries the capacity of the write's requests, and a batch context
+    caches it (DESIGN §6.6: writes keep the request cache current)."""
+    result._add_capacity(spent)
+    context = batch.current()
+    if context is not None:
+        context.remember_written(manager, tenant, type(result), primary_id, result)
+    return result
 
 
 def create(cls: Any, data: dict[str, Any]) -> Any:
@@ -79,7 +92,9 @@ def create_instance(instance: Any) -> Any:
     table, client = manager.table_name, manager.client
     if not constraints:
         response = transport.update_item(client, table, ReturnValues="ALL_NEW", **update)
-        return instance_of(cls, response["Attributes"])
+        result = instance_of(cls, response["Attributes"])
+        spent = capacity.records(WRITE, response)
+        return _written(manager, tenant, result, spent, result.primary_id)
 
     primary_id = schema.primary_id(instance._data)
     transaction = [
@@ -87,17 +102,19 @@ def create_instance(instance: Any) -> Any:
         for constraint, value in constraints
     ]
     transaction.append({"Update": {"TableName": table, **update}})
-    _, reasons = transport.transact_write(client, transaction)
+    written, reasons = transport.transact_write(client, transaction)
     if reasons is not None:
         failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
         if failed and failed[0] < len(constraints):
             field = constraints[failed[0]][0].field
             raise ConditionalError(f"{field} must be unique")
         raise ConditionalError("Condition check failed")
-    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    reread = transport.get_item(client, table, key, consistent=True)
+    stored = reread.get("Item")
     if stored is None:
         raise ConditionalError("Failed to fetch saved item")
-    return instance_of(cls, stored)
+    spent = capacity.records(WRITE, written) + capacity.records(READ, reread)
+    return _written(manager, tenant, instance_of(cls, stored), spent, primary_id)
 
 
 def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
@@ -107,10 +124,12 @@ def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
     manager, tenant = bound(cls)
     table, client = manager.table_name, manager.client
     key = cls._schema.key_from_id(primary_id, tenant)
-    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    read = transport.get_item(client, table, key, consistent=True)
+    stored = read.get("Item")
     if stored is None:
         raise ItemNotFoundError("Item not found")
     instance = instance_of(cls, stored)
+    instance._add_capacity(capacity.records(READ, read))
     builder = ExpressionBuilder()
     params: dict[str, Any] = {"Key": key}
     if condition:
@@ -120,10 +139,10 @@ def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
     constraints = constrained_values(cls, instance._data)
     if not constraints:
         try:
-            transport.delete_item(client, table, ReturnValues="ALL_OLD", **params)
+            response = transport.delete_item(client, table, ReturnValues="ALL_OLD", **params)
         except ConditionalError:
             raise ConditionalError("Delete condition not met") from None
-        return instance
+        return _deleted(manager, tenant, instance, capacity.records(WRITE, response), primary_id)
     transaction = [{"Delete": {"TableName": table, **params}}]
     for constraint, value in constraints:
         transaction.append(
@@ -139,9 +158,22 @@ def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
                 }
             }
         )
-    _, reasons = transport.transact_write(client, transaction)
+    written, reasons = transport.transact_write(client, transaction)
     if reasons is not None:
         raise ConditionalError("Delete condition not met")
+    return _deleted(manager, tenant, instance, capacity.records(WRITE, written), primary_id)
+
+
+def _deleted(
+    manager: Any, tenant: str | None, instance: Any, spent: list[dict], primary_id: str
+) -> Any:
+    """A delete's result (the item as it was, with what the delete cost); a batch context
+    now knows the id as not found."""
+    instance._add_capacity(spent)
+    context = batch.current()
+    if context is not None:
+        gone = ObjectNotFound(type(instance), primary_id)
+        context.remember_written(manager, tenant, type(instance), primary_id, gone)
     return instance
 
 
@@ -219,9 +251,11 @@ def update(
     table, client = manager.table_name, manager.client
     schema = cls._schema
     key = schema.key_from_id(primary_id, tenant)
-    stored = transport.get_item(client, table, key, consistent=True).get("Item")
+    pre_read = transport.get_item(client, table, key, consistent=True)
+    stored = pre_read.get("Item")
     if stored is None:
         raise ItemNotFoundError("Item not found")
+    spent = capacity.records(READ, pre_read)
     loaded = schema.from_item(stored)
 
     cleaned: dict[str, Any] = {}
@@ -293,7 +327,9 @@ def update(
             response = transport.update_item(client, table, ReturnValues="ALL_NEW", **params)
         except ConditionalError:
             raise ConditionalError("Condition check failed") from None
-        return instance_of(cls, response["Attributes"])
+        spent += capacity.records(WRITE, response)
+        result = instance_of(cls, response["Attributes"])
+        return _written(manager, tenant, result, spent, primary_id)
 
     transaction: list[dict] = []
     owners: list[str | None] = []
@@ -316,11 +352,12 @@ def update(
             owners.append(constraint.field)
     transaction.append({"Update": {"TableName": table, **params}})
     owners.append(None)
-    _, reasons = transport.transact_write(client, transaction)
+    written, reasons = transport.transact_write(client, transaction)
     if reasons is not None:
         failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
         if failed and owners[failed[0]] is not None:
             raise ConditionalError(f"{owners[failed[0]]} must be unique")
         raise ConditionalError("Condition check failed")
-    stored = transport.get_item(client, table, key, consistent=True).get("Item")
-    return instance_of(cls, stored)
+    reread = transport.get_item(client, table, key, consistent=True)
+    spent += capacity.records(WRITE, written) + capacity.records(READ, reread)
+    return _written(manager, tenant, instance_of(cls, reread["Item"]), spent, primary_id)

@@ -16,6 +16,7 @@ import ipaddress
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -407,7 +408,7 @@ def delete_table(client: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT) ->
 def put_item(client: Any, table_name: str, item: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """PutItem of an item in AttributeValue form; extra keyword arguments go to PutItem."""
     with aws_errors(f"writing to table {table_name!r}", table=table_name, client=client):
-        return client.put_item(TableName=table_name, Item=item, **kw)
+        return _metered("write", client.put_item(TableName=table_name, Item=item, **kw))
 
 
 def scan_items(
@@ -432,26 +433,73 @@ def scan_items(
 _CAPACITY = "TOTAL"
 _BATCH_GET_LIMIT = 100
 _BATCH_RETRIES = 8
+#: Throttling that outlasted botocore's own retries: BatchGetItem backs off and retries it like
+#: unprocessed keys (DynamoBao never retried it, spec §11.23).
+_THROTTLING_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+#: Capacity meters of the running code: callables ``meter(kind, consumed_capacity)`` (kind
+#: ``"read"`` or ``"write"``, the response's ConsumedCapacity as DynamoDB gave it) called after
+#: every data response. A context variable, so threads and tasks the library starts (which copy
+#: the caller's context) feed the same meters; the batch context installs one
+#: (:mod:`dynamo_bao.batch`) — this module does not know what a meter is for.
+_meters: ContextVar[tuple[Callable[[str, Any], None], ...]] = ContextVar(
+    "dynamo_bao_capacity_meters", default=()
+)
+
+
+def capacity_meters() -> tuple[Callable[[str, Any], None], ...]:
+    """The meters installed in the current context."""
+    return _meters.get()
+
+
+@contextlib.contextmanager
+def use_capacity_meters(meters: tuple[Callable[[str, Any], None], ...]) -> Iterator[None]:
+    """Run a block with exactly ``meters`` installed (the caller decides whether to keep the
+    outer ones)."""
+    token = _meters.set(tuple(meters))
+    try:
+        yield
+    finally:
+        _meters.reset(token)
+
+
+def _metered(kind: str, response: dict) -> dict:
+    meters = _meters.get()
+    if meters:
+        consumed = response.get("ConsumedCapacity")
+        if consumed:
+            for meter in meters:
+                meter(kind, consumed)
+    return response
 
 
 def get_item(client: Any, table: str, key: dict, *, consistent: bool = False) -> dict:
     """GetItem; the response (``Item`` absent when there is none)."""
     with aws_errors("reading an item", table=table):
-        return client.get_item(
+        response = client.get_item(
             TableName=table, Key=key, ConsistentRead=consistent, ReturnConsumedCapacity=_CAPACITY
         )
+    return _metered("read", response)
 
 
 def update_item(client: Any, table: str, **params: Any) -> dict:
     """UpdateItem with the caller's expressions; a failed condition is ConditionalError."""
     with aws_errors("writing an item", table=table):
-        return client.update_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+        response = client.update_item(
+            TableName=table, ReturnConsumedCapacity=_CAPACITY, **params
+        )
+    return _metered("write", response)
 
 
 def delete_item(client: Any, table: str, **params: Any) -> dict:
     """DeleteItem; a failed condition is ConditionalError."""
     with aws_errors("deleting an item", table=table):
-        return client.delete_item(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+        response = client.delete_item(
+            TableName=table, ReturnConsumedCapacity=_CAPACITY, **params
+        )
+    return _metered("write", response)
 
 
 def query(client: Any, table: str, **params: Any) -> dict:
@@ -464,9 +512,10 @@ def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[st
     """TransactWriteItems. Returns ``(response, None)``, or ``(None, reason codes)`` when the
     transaction was cancelled, so the caller can say which part failed."""
     try:
-        return client.transact_write_items(
+        response = client.transact_write_items(
             TransactItems=items, ReturnConsumedCapacity=_CAPACITY
-        ), None
+        )
+        return _metered("write", response), None
     except bexc.ClientError as err:
         if _error_code(err) != "TransactionCanceledException":
             raise translate_error(err, "writing a transaction") from err
@@ -483,16 +532,23 @@ def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[st
 
 
 def batch_get(
-    client: Any, table: str, keys: list[dict], *, sleep: Callable | None = None
+    client: Any,
+    table: str,
+    keys: list[dict],
+    *,
+    sleep: Callable | None = None,
+    consumed: list | None = None,
 ) -> list:
-    """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys are retried with
-    jittered exponential backoff; what is still left raises :class:`BatchIncompleteError`
-    carrying those keys — never silently dropped (DESIGN §6.7)."""
+    """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys — and throttling
+    that outlasted botocore's retries — are retried with jittered exponential backoff; what is
+    still left raises :class:`BatchIncompleteError` carrying those keys — never silently
+    dropped (DESIGN §6.7). Each response's ConsumedCapacity entries are appended to
+    ``consumed`` when it is given."""
     items: list[dict] = []
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
         pending = {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
         for attempt in range(_BATCH_RETRIES + 1):
-            with aws_errors("reading a batch of items", table=table):
+            try:
                 response = client.batch_get_item(
                     RequestItems=pending, ReturnConsumedCapacity=_CAPACITY
                 )
@@ -509,3 +565,20 @@ def batch_get(
                 unprocessed=pending[table]["Keys"],
             )
     return items
+            except bexc.ClientError as err:
+                if _error_code(err) not in _THROTTLING_CODES:
+                    raise translate_error(err, "reading a batch of items", table=table) from err
+                response = {"UnprocessedKeys": pending}  # nothing was read: retry it all
+            except bexc.BotoCoreError as err:
+                raise translate_error(err, "reading a batch of items", table=table) from err
+            _metered("read", response)
+            if consumed is not None:
+                consumed.extend(
+                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
+                )
+
+
+def _as_list(consumed: Any) -> list:
+    if not consumed:
+        return []
+    return [consumed] if isinstance(consumed, dict) else list(consumed)

@@ -91,6 +91,8 @@ def render(source: str | Path) -> dict[str, str]:
     models_from_definitions(definitions)
 
     label = path.resolve().name + ("/" if path.is_dir() else "")
+    if len(label) > 40:  # the header stays within a line
+        label = label[:19] + "…" + label[-20:]
     header = HEADER_TEMPLATE.format(source="".join(c if c.isprintable() else "?" for c in label))
     files = {
         f"{module}.py": _model_module(name, definitions[name], header)
@@ -169,9 +171,37 @@ class _Group:
     closer: str
 
 
+@dataclass(frozen=True)
+class _Text:
+    """A str or bytes literal: split into implicitly concatenated parts when too long."""
+
+    value: str | bytes
+
+    def literal(self) -> str:
+        return _string(self.value) if isinstance(self.value, str) else repr(self.value)
+
+    def parts(self, width: int) -> list[str]:
+        """Literals of consecutive pieces of the value, each at most ``width`` characters
+        (at least one character per piece), broken after a space where one is near."""
+        pieces: list[str] = []
+        rest = self.value
+        while rest:
+            end = 1
+            while end < len(rest) and len(_Text(rest[: end + 1]).literal()) <= width:
+                end += 1
+            space = rest.rfind(b" " if isinstance(rest, bytes) else " ", 0, end)
+            if end < len(rest) and space >= end // 2:
+                end = space + 1
+            pieces.append(_Text(rest[:end]).literal())
+            rest = rest[end:]
+        return pieces
+
+
 def _flat(node: Any) -> str:
     if isinstance(node, str):
         return node
+    if isinstance(node, _Text):
+        return node.literal()
     inner = ", ".join(prefix + _flat(item) for prefix, item in node.items)
     return node.opener + inner + node.closer
 
@@ -182,10 +212,13 @@ def _lines(node: Any, lead: str, trail: str, indent: str) -> list[str]:
     flat = lead + _flat(node) + trail
     if len(flat) <= LINE_LENGTH:
         return [flat]
-    if isinstance(node, str) or not node.items:
-        # Only a single literal longer than a line can get here.
-        return [flat + "  # noqa: E501"]
     inner = indent + _INDENT
+    if isinstance(node, _Text) and len(node.value) > 1:
+        parts = node.parts(LINE_LENGTH - len(inner))
+        return [lead + "(", *(inner + part for part in parts), indent + ")" + trail]
+    if not isinstance(node, _Group) or not node.items:
+        # Only a name or number longer than a line can get here.
+        return [flat + "  # noqa: E501"]
     lines = [lead + node.opener]
     for prefix, item in node.items:
         lines.extend(_lines(item, inner + prefix, ",", inner))
@@ -215,10 +248,8 @@ class _Literals:
             return repr(value)
         if isinstance(value, float):
             return repr(value) if math.isfinite(value) else f'float("{value}")'
-        if isinstance(value, str):
-            return _string(value)
-        if isinstance(value, bytes):
-            return repr(value)
+        if isinstance(value, (str, bytes)):
+            return _Text(value)
         if isinstance(value, (_dt.datetime, _dt.date)):
             self.uses_datetime = True
             kind = "datetime" if isinstance(value, _dt.datetime) else "date"

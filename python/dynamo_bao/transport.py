@@ -503,9 +503,32 @@ def delete_item(client: Any, table: str, **params: Any) -> dict:
 
 
 def query(client: Any, table: str, **params: Any) -> dict:
-    """One Query request (one page)."""
-    with aws_errors("querying", table=table):
-        return client.query(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+    """One Query request (one page). Querying an index the table lacks (an older table:
+    ``iter_index`` / ``iter_search_index`` came later) is a :class:`ConfigurationError`
+    saying how to add it."""
+    try:
+        response = client.query(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+    except bexc.ClientError as err:
+        index = params.get("IndexName")
+        if index and _is_missing_index(err):
+            raise ConfigurationError(
+                f"Index '{index}' is missing on table '{table}'. "
+                "Run 'bao update-table' to add it."
+            ) from err
+        raise translate_error(err, "querying", table=table) from err
+    except bexc.BotoCoreError as err:
+        raise translate_error(err, "querying", table=table) from err
+    return _metered("read", response)
+
+
+def _is_missing_index(err: bexc.ClientError) -> bool:
+    """DynamoDB says ValidationException "The table does not have the specified index";
+    DynamoDB Local and moto say ResourceNotFoundException and name the index."""
+    code = _error_code(err)
+    message = str(err.response.get("Error", {}).get("Message", "")).lower()
+    if code == "ValidationException":
+        return "specified index" in message
+    return code == "ResourceNotFoundException" and "index" in message
 
 
 def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[str] | None]:
@@ -552,6 +575,17 @@ def batch_get(
                 response = client.batch_get_item(
                     RequestItems=pending, ReturnConsumedCapacity=_CAPACITY
                 )
+            except bexc.ClientError as err:
+                if _error_code(err) not in _THROTTLING_CODES:
+                    raise translate_error(err, "reading a batch of items", table=table) from err
+                response = {"UnprocessedKeys": pending}  # nothing was read: retry it all
+            except bexc.BotoCoreError as err:
+                raise translate_error(err, "reading a batch of items", table=table) from err
+            _metered("read", response)
+            if consumed is not None:
+                consumed.extend(
+                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
+                )
             items.extend(response.get("Responses", {}).get(table, []))
             pending = response.get("UnprocessedKeys") or {}
             if not pending:
@@ -565,17 +599,6 @@ def batch_get(
                 unprocessed=pending[table]["Keys"],
             )
     return items
-            except bexc.ClientError as err:
-                if _error_code(err) not in _THROTTLING_CODES:
-                    raise translate_error(err, "reading a batch of items", table=table) from err
-                response = {"UnprocessedKeys": pending}  # nothing was read: retry it all
-            except bexc.BotoCoreError as err:
-                raise translate_error(err, "reading a batch of items", table=table) from err
-            _metered("read", response)
-            if consumed is not None:
-                consumed.extend(
-                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
-                )
 
 
 def _as_list(consumed: Any) -> list:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import core, transport
-from .exceptions import ConfigurationError, QueryError, ValidationError
+from . import batch, capacity, concurrency, core, transport
+from .exceptions import BatchIncompleteError, ConfigurationError, QueryError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter, parse_sort_key_condition
 from .fields import StringSetField
 from .tenancy import TenantContext
@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 
-class ObjectNotFound:
-    """What a read returns for an id with no item: falsy, and ``exists()`` is False."""
+class ObjectNotFound(capacity.CapacityCarrier):
+    """What a read returns for an id with no item: falsy, and ``exists()`` is False. Like an
+    instance it carries the capacity its read consumed."""
 
     __slots__ = ("model", "primary_id")
 
@@ -71,29 +72,109 @@ def instances_of(cls: Any, items: list[dict]) -> list[Any]:
     return [from_stored(values) for values in cls._schema.from_items(items)]
 
 
-def find(cls: Any, primary_id: str, *, consistent: bool = False) -> Any:
+def find(
+    cls: Any, primary_id: str, *, consistent: bool = False, bypass_cache: bool = False
+) -> Any:
+    """One GetItem — inside a batch context, the cached result when there is one (unless
+    ``bypass_cache``); the result (ObjectNotFound too) is cached there."""
     manager, tenant = bound(cls)
+    context = batch.check_required(manager)
+    if context is not None and not bypass_cache:
+        hit = context.lookup(manager, tenant, cls, primary_id)
+        if hit is not batch.MISSING:
+            return hit
     key = cls._schema.key_from_id(primary_id, tenant)
     response = transport.get_item(manager.client, manager.table_name, key, consistent=consistent)
     item = response.get("Item")
-    return ObjectNotFound(cls, primary_id) if item is None else instance_of(cls, item)
+    result = ObjectNotFound(cls, primary_id) if item is None else instance_of(cls, item)
+    result._add_capacity(capacity.records(capacity.READ, response))
+    if context is not None:
+        context.remember(manager, tenant, cls, primary_id, result)
+    return result
 
 
 def batch_find(cls: Any, primary_ids: list[str]) -> dict[str, Any]:
-    """``{id: instance}`` of the ids that exist (duplicates read once)."""
+    """``{id: instance}`` of the ids that exist (duplicates read once). Inside a batch context
+    cached ids are not read again, and what is read (missing ids as ObjectNotFound) is
+    cached."""
     manager, tenant = bound(cls)
+    context = batch.check_required(manager)
+    ids = list(dict.fromkeys(primary_ids or ()))
+    cached: dict[str, Any] = {}
+    if context is not None:
+        for primary_id in ids:
+            hit = context.lookup(manager, tenant, cls, primary_id)
+            if hit is not batch.MISSING:
+                cached[primary_id] = hit
+    to_read = [primary_id for primary_id in ids if primary_id not in cached]
+    found, consumed = batch_read(cls, manager, tenant, to_read)
+    share = capacity.shares(capacity.READ, consumed, len(to_read))
+    for primary_id in to_read:
+        result = found.get(primary_id)
+        if result is not None:
+            result._add_capacity(share)
+        if context is not None:
+            if result is None:
+                result = ObjectNotFound(cls, primary_id)
+                result._add_capacity(share)
+            context.remember(manager, tenant, cls, primary_id, result)
+    out = {}
+    for primary_id in ids:
+        result = cached.get(primary_id) or found.get(primary_id)
+        if result is not None and result.exists():
+            out[primary_id] = result
+    return out
+
+
+def batch_read(
+    cls: Any, manager: Any, tenant: str | None, primary_ids: list[str]
+) -> tuple[dict[str, Any], list[dict]]:
+    """Read distinct ids of one model and tenant with BatchGetItem, no cache involved:
+    ``({id: instance} of those that exist, the responses' ConsumedCapacity entries)``.
+
+    More than 100 keys are read as concurrent chunks of 100 (threads in the caller's
+    context). Keys still unprocessed after the retries of every chunk raise one
+    :class:`BatchIncompleteError` carrying all of them.
+    """
+    if not primary_ids:
+        return {}, []
     schema = cls._schema
     by_key: dict[tuple[str, str], str] = {}
-    for primary_id in dict.fromkeys(primary_ids):
+    for primary_id in primary_ids:
         key = schema.key_from_id(primary_id, tenant)
         by_key[key["_pk"]["S"], key["_sk"]["S"]] = primary_id
     keys = [{"_pk": {"S": pk}, "_sk": {"S": sk}} for pk, sk in by_key]
-    items = transport.batch_get(manager.client, manager.table_name, keys)
+    client, table = manager.client, manager.table_name
+    chunks = [keys[i : i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
+
+    def read(chunk: list[dict]) -> tuple[list[dict], list[dict], BatchIncompleteError | None]:
+        consumed: list[dict] = []
+        try:
+            return transport.batch_get(client, table, chunk, consumed=consumed), consumed, None
+        except BatchIncompleteError as err:
+            return [], consumed, err
+
+    items: list[dict] = []
+    consumed: list[dict] = []
+    unprocessed: list[dict] = []
+    for chunk_items, chunk_consumed, error in concurrency.map_in_context(read, chunks):
+        items.extend(chunk_items)
+        consumed.extend(chunk_consumed)
+        if error is not None:
+            unprocessed.extend(error.unprocessed or ())
+    if unprocessed:
+        raise BatchIncompleteError(
+            f"{len(unprocessed)} keys stayed unprocessed after retrying", unprocessed=unprocessed
+        )
     found = {
         by_key[item["_pk"]["S"], item["_sk"]["S"]]: instance
         for item, instance in zip(items, instances_of(cls, items), strict=True)
     }
-    return {pid: found[pid] for pid in by_key.values() if pid in found}
+    return found, consumed
+
+
+#: Keys per BatchGetItem request (DynamoDB's limit).
+BATCH_GET_LIMIT = 100
 
 
 def find_by_unique_constraint(cls: Any, name: str, value: Any) -> Any:
@@ -103,10 +184,16 @@ def find_by_unique_constraint(cls: Any, name: str, value: Any) -> Any:
     if value is None or value == "":
         raise ValidationError(f"{constraint.field} value is required", constraint.field)
     manager, tenant = bound(cls)
+    batch.check_required(manager)  # before the constraint row is read
     key = constraint_key(cls, constraint, str(value), tenant)
-    row = transport.get_item(manager.client, manager.table_name, key).get("Item")
+    response = transport.get_item(manager.client, manager.table_name, key)
+    row = response.get("Item")
     if row is None or row.get("relatedModel", {}).get("S") != cls.__name__:
-        return ObjectNotFound(cls, str(value))
+        missing = ObjectNotFound(cls, str(value))
+        missing._add_capacity(capacity.records(capacity.READ, response))
+        return missing
+    # The constraint row's read is not added to the instance: it may be the batch context's
+    # cached object, which other reads share (the context's sum counts the row read).
     return find(cls, row["relatedId"]["S"])
 
 
@@ -123,6 +210,17 @@ class QueryResult:
     count: int = 0
     last_evaluated_key: str | None = None
     consumed_capacity: list[dict] = field(default_factory=list)
+
+    def get_numeric_consumed_capacity(self, capacity_type: str = "total") -> float:
+        """Read units (``"read"`` / ``"total"``; ``"write"`` is 0) of every page read."""
+        return capacity.sum_records(
+            capacity_type,
+            (
+                {"type": capacity.READ, "consumed_capacity": entry}
+                for page in self.consumed_capacity
+                for entry in capacity.entries(page)
+            ),
+        )
 
 
 DEFAULT_QUERY_LIMIT = 100  # DynamoBao's defaultQueryLimit

@@ -13,10 +13,12 @@ I/O (find, create, update, query …) is added by the model manager on top of th
 from __future__ import annotations
 
 import contextlib
+import inspect
+import types
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
-from . import clock, core, mutations, query, relations
+from . import batch, capacity, clock, concurrency, core, mutations, query, relations
 from .exceptions import ConfigurationError, ValidationError
 from .fields import (
     BinaryField,
@@ -64,9 +66,40 @@ def _side(name: str) -> str | None:
     return None if name == MODEL_PREFIX else name
 
 
+#: I/O methods with an ``a``-prefixed async twin (Django's convention): ``await
+#: Model.acreate(...)`` runs ``Model.create(...)`` on a worker thread in the caller's context
+#: (tenant, batch context, clock), so the event loop is never blocked and there is one
+#: implementation. Add a method's name here to give it a twin; names not defined are skipped.
+#: ``afind`` is written out: inside a batch context it coalesces (:mod:`dynamo_bao.batch`).
+#: Generated helpers (``find_by_<field>``, ``get_<related>``, ``query_<x>`` …) get twins too:
+#: ``afind_by_email``, ``await user.aquery_posts()``.
+ASYNC_TWINS = (
+    "create",
+    "update",
+    "delete",
+    "batch_find",
+    "find_by_unique_constraint",
+    "query_by_index",
+    "query_by_primary_key",
+    "count",
+    "search_all",
+    "search_bucket",
+    "get_related_objects_via_map",
+    "save",
+    "get_related",
+    "load_related_data",
+)
+#: Sync iterators whose twins are async generators (``async for batch in Model.aiterate_all()``).
+ASYNC_ITERATOR_TWINS = ("iterate_all", "iterate_bucket")
+
+
 @dataclass_transform(kw_only_default=True, field_specifiers=(Field,))
-class BaoModel:
-    """Base class of models. Subclasses set the class attributes below and declare fields."""
+class BaoModel(capacity.CapacityCarrier):
+    """Base class of models. Subclasses set the class attributes below and declare fields.
+
+    Every instance carries the capacity its reads and writes consumed
+    (``get_numeric_consumed_capacity``; :mod:`dynamo_bao.capacity`).
+    """
 
     model_prefix: ClassVar[str]
     primary_key: ClassVar[PrimaryKey]
@@ -107,6 +140,7 @@ class BaoModel:
         _add_unique_finders(cls)
         _add_related_getters(cls)
         relations.add_own_index_queries(cls)
+        _add_async_twins(cls, [n for n, v in vars(cls).items() if _is_generated(v)])
 
     # -- I/O (the model manager must have registered the class: init_models) --------------
 
@@ -136,6 +170,17 @@ class BaoModel:
     def find(cls, primary_id: str) -> Any:
         """The instance with this primary id, or an ObjectNotFound (``exists()`` is False)."""
         return query.find(cls, primary_id)
+
+    @classmethod
+    async def afind(cls, primary_id: str) -> Any:
+        """``find`` for async code. Inside a batch context, concurrent calls within a few
+        milliseconds share one BatchGetItem (:mod:`dynamo_bao.batch`)."""
+        return await batch.afind(cls, primary_id)
+
+    @classmethod
+    def is_inside_batch_context(cls) -> bool:
+        """Whether the running code is inside ``batch_context()`` / ``run_with_batch_context``."""
+        return batch.is_inside_batch_context()
 
     @classmethod
     def batch_find(cls, primary_ids: list[str]) -> dict[str, Any]:
@@ -252,7 +297,23 @@ class BaoModel:
         }
         self._changes = set()
         self._persisted = True
+        self._add_capacity(getattr(stored, "_capacity", None) or [])  # the save's cost stays
+        context = batch.current()
+        if context is not None:
+            context.replace(stored, self)  # the batch context caches this object, not a copy
         return self
+
+    def _related_results(self) -> Any:
+        cache = getattr(self, "_related_cache", None) or {}
+        return [entry[-1] for entry in cache.values()]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: ``a<helper>`` of a helper generated after
+        # the class was made (init_models installs relationship helpers, and may replace
+        # them on a later registration, so the twin is made per lookup, not stored).
+        if name.startswith("a") and _is_generated(getattr(type(self), name[1:], None)):
+            return types.MethodType(_async_twin(name[1:]), self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _assign(self, field: Field, value: Any) -> None:
         value = field.clean(value)
@@ -355,6 +416,46 @@ class TrackedSet(set):
 
     def __reduce__(self) -> Any:
         return (set, (list(self),))
+
+
+def _is_generated(member: Any) -> bool:
+    return getattr(getattr(member, "__func__", member), "_bao_generated", False)
+
+
+def _async_twin(name: str) -> Any:
+    async def twin(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return await concurrency.run_in_thread(getattr(owner, name), *args, **kwargs)
+
+    return twin
+
+
+def _async_iterator_twin(name: str) -> Any:
+    async def twin(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
+        iterator = await concurrency.run_in_thread(
+            lambda: iter(getattr(owner, name)(*args, **kwargs))
+        )
+        done = object()
+        while True:
+            item = await concurrency.run_in_thread(next, iterator, done)
+            if item is done:
+                return
+            yield item
+
+    return twin
+
+
+def _add_async_twins(cls: type, names: Any, iterators: Any = ()) -> None:
+    """Define ``a<name>`` on ``cls`` for each method ``name`` it has (classmethods stay
+    classmethods). A twin looks the sync method up when called, so overrides are honoured."""
+    for make, group in ((_async_twin, names), (_async_iterator_twin, iterators)):
+        for name in group:
+            method = inspect.getattr_static(cls, name, None)
+            if method is None or f"a{name}" in vars(cls):
+                continue
+            twin = make(name)
+            twin.__name__ = twin.__qualname__ = f"a{name}"
+            twin.__doc__ = f"Async twin of ``{name}`` (run on a worker thread in this context)."
+            setattr(cls, f"a{name}", classmethod(twin) if isinstance(method, classmethod) else twin)
 
 
 def _add_related_getters(cls: type[BaoModel]) -> None:
@@ -508,3 +609,6 @@ def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any
     except ConfigurationError as err:
         raise ConfigurationError(f"{name}: {err}") from None
 
+
+
+_add_async_twins(BaoModel, ASYNC_TWINS, ASYNC_ITERATOR_TWINS)

@@ -335,6 +335,16 @@ def test_cli_generates_and_checks(tmp_path, capsys):
             "A.first-name: not a valid Python attribute name",
         ),
         (
+            "models:\n  A:\n    modelPrefix: a\n    fields: {class: {type: StringField}}\n"
+            "    primaryKey: {partitionKey: class}\n",
+            "A.class: a Python keyword cannot be a field in generated code",
+        ),
+        (
+            "models:\n  A:\n    modelPrefix: a\n    fields: {1: {type: StringField}}\n"
+            "    primaryKey: {partitionKey: x}\n",
+            "A.1: not a valid Python attribute name",
+        ),
+        (
             "models:\n  my-model:\n    modelPrefix: a\n    fields: {x: {type: StringField}}\n"
             "    primaryKey: {partitionKey: x}\n",
             "model name 'my-model' is not a valid Python class name",

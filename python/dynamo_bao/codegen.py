@@ -87,6 +87,17 @@ def render(source: str | Path) -> dict[str, str]:
                 f"models {modules[module]} and {name} would both be written to {module}.py"
             )
         modules[module] = name
+        spec = definitions[name]
+        field_specs = spec.get("fields") if isinstance(spec, dict) else None
+        for field_name in field_specs if isinstance(field_specs, dict) else ():
+            if not isinstance(field_name, str) or not field_name.isidentifier():
+                raise ConfigurationError(
+                    f"{name}.{field_name}: not a valid Python attribute name, cannot generate code"
+                )
+            if keyword.iskeyword(field_name):
+                raise ConfigurationError(
+                    f"{name}.{field_name}: a Python keyword cannot be a field in generated code"
+                )
     # Build every class exactly as load_models does: whatever it refuses, codegen refuses too.
     models_from_definitions(definitions)
 
@@ -277,12 +288,7 @@ def _free_name(preferred: str, taken: set[str]) -> str:
 
 
 def _model_module(name: str, spec: dict[str, Any], header: str) -> str:
-    field_specs = spec.get("fields") or {}
-    for field_name in field_specs:
-        if not field_name.isidentifier() or keyword.iskeyword(field_name):
-            raise ConfigurationError(
-                f"{name}.{field_name}: not a valid Python attribute name, cannot generate code"
-            )
+    field_specs = spec.get("fields") or {}  # names checked by render()
     # A class-body name shadows a module name for the rest of the body: avoid the clash.
     taken = set(field_specs) | {name}
     if taken & {"Any", "ClassVar"}:
@@ -339,8 +345,9 @@ def _model_module(name: str, spec: dict[str, Any], header: str) -> str:
         f"unique_constraints: ClassVar[dict[str, {bao}.UniqueConstraint]]",
         _Group("{", constraints, "}"),
     )
-    unexpected = set(attrs) - set(field_specs) - set(MODEL_ATTRIBUTES)
-    assert not unexpected, unexpected  # model_attributes sets nothing codegen does not write
+    # Anything else model_attributes sets (nothing today) is written too, never dropped.
+    for attr in sorted(set(attrs) - set(field_specs) - set(MODEL_ATTRIBUTES)):
+        assign(attr, literals.node(attrs[attr], f"{name}.{attr}"))
 
     imports = []
     if literals.uses_datetime:

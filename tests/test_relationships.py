@@ -82,7 +82,17 @@ class Like(bao.BaoModel):
     }
 
 
-MODELS = [Author, Post, Comment, Tag, PostTag, Like]
+class Bookmark(bao.BaoModel):
+    """A mapping model without an alias index: its primary key serves ``get_bookmarks()``."""
+
+    model_prefix = "rbm"
+    table_type = "mapping"
+    author_id = fields.RelatedField("Author", required=True)
+    post_id = fields.RelatedField("Post", required=True)
+    primary_key = bao.PrimaryKey("author_id", "post_id")
+
+
+MODELS = [Author, Post, Comment, Tag, PostTag, Like, Bookmark]
 
 
 @pytest.fixture(scope="module")
@@ -341,6 +351,19 @@ def test_many_to_many_both_directions_with_paging(manager, tenant, calls):
     # The mapping rows themselves: the query_ variant, with related loads cached on them.
     rows = rust.query_posts(load_related=True)
     assert [(r.post_id, r.get_post().title) for r in rows.items] == [("p4", "Post 4")]
+
+
+def test_mapping_by_its_primary_key_without_an_alias(manager, tenant, calls):
+    (ada, bob, _), _, _ = _blog()
+    for post_id in ("p3", "p1"):
+        Bookmark.create({"author_id": ada, "post_id": post_id})
+    calls.clear()
+    assert [p.title for p in ada.get_bookmarks().items] == ["Post 1", "Post 3"]
+    assert calls == ["Query", "BatchGetItem"]
+    assert [p.post_id for p in ada.get_bookmarks(limit=1, direction="DESC").items] == ["p3"]
+    assert [b.post_id for b in ada.query_bookmarks().items] == ["p1", "p3"]
+    calls.clear()
+    assert bob.get_bookmarks().items == [] and calls == ["Query"]
 
 
 def test_dangling_ids_are_object_not_found_in_place(manager, tenant):

@@ -224,7 +224,7 @@ class BaoModel(capacity.CapacityCarrier):
     @classmethod
     def get_related_objects_via_map(
         cls,
-        index_name: str,
+        index_name: str | None,
         pk_value: Any,
         target_field: str,
         map_sk_condition: Any = None,

@@ -295,7 +295,7 @@ def _cached_or_none(instance: Any, name: str) -> Any:
 
 def get_related_objects_via_map(
     mapping: Any,
-    index_name: str,
+    index_name: str | None,
     pk_value: Any,
     target_field: str,
     map_sk_condition: Any = None,
@@ -305,20 +305,21 @@ def get_related_objects_via_map(
 ) -> Any:
     """One page of the *targets* of a mapping model's rows: the rows of ``pk_value`` in
     ``index_name`` (in index order), each replaced by the instance its ``target_field`` points
-    to, loaded with one batch read per page. ``last_evaluated_key`` continues the mapping
-    query; ``count`` is the number of mapping rows."""
+    to, loaded with one batch read per page. ``index_name=None`` queries the mapping model's
+    primary key. ``last_evaluated_key`` continues the mapping query; ``count`` is the number
+    of mapping rows."""
     related_field(mapping, target_field)
-    return mapping.query_by_index(
-        index_name,
-        pk_value,
-        map_sk_condition,
-        limit=limit,
-        direction=direction,
-        start_key=start_key,
-        load_related=True,
-        related_fields=[target_field],
-        related_only=True,
-    )
+    options = {
+        "limit": limit,
+        "direction": direction,
+        "start_key": start_key,
+        "load_related": True,
+        "related_fields": [target_field],
+        "related_only": True,
+    }
+    if index_name is None:
+        return mapping.query_by_primary_key(pk_value, map_sk_condition, **options)
+    return mapping.query_by_index(index_name, pk_value, map_sk_condition, **options)
 
 
 # ------------------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ def _planned_helpers(models: dict[str, Any]) -> list[tuple[Any, str, Callable, t
                 planned.append((
                     parent,
                     f"get_{base}",
-                    _mapped_targets(child_name, index_name or "primaryKey", target),
+                    _mapped_targets(child_name, index_name, target),
                     ("mapping", child_name, index_name),
                     f"mapping {what}",
                 ))
@@ -433,7 +434,7 @@ def _child_query(child_name: str, index_name: str | None) -> Callable:
     return query_children
 
 
-def _mapped_targets(mapping_name: str, index_name: str, target: str) -> Callable:
+def _mapped_targets(mapping_name: str, index_name: str | None, target: str) -> Callable:
     def get_targets(
         self: Any,
         map_sk_condition: Any = None,
@@ -449,7 +450,7 @@ def _mapped_targets(mapping_name: str, index_name: str, target: str) -> Callable
 
     get_targets.__doc__ = (
         f"A page of the instances this one is mapped to through {mapping_name}.{target} "
-        f"(index {index_name!r}); a gone target is an ObjectNotFound."
+        f"(index {index_name or 'primary key'!r}); a gone target is an ObjectNotFound."
     )
     return get_targets
 

@@ -211,6 +211,7 @@ def test_deleted_items_vanish_and_empty_batches_are_skipped(manager):
 FILTERS = [
     {"status": "active"},
     {"status": {"$ne": "active"}},
+    {"weight": {"$ne": 1}},  # true where there is no weight
     {"weight": {"$gt": 3}},
     {"weight": {"$lte": 2}},
     {"weight": {"$in": [1, 2, 3]}},

@@ -14,6 +14,7 @@ mod number;
 mod py_types;
 mod schema;
 mod tenant;
+mod wire;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,5 +34,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(marshal::to_attribute_value, m)?)?;
     m.add_function(wrap_pyfunction!(marshal::from_attribute_value, m)?)?;
     m.add_class::<schema::Schema>()?;
+    m.add("MAX_JSON_DEPTH", wire::MAX_JSON_DEPTH)?;
+    m.add_function(wrap_pyfunction!(wire::encode_request, m)?)?;
+    m.add_function(wrap_pyfunction!(wire::decode_response, m)?)?;
     Ok(())
 }

@@ -25,7 +25,7 @@ use crate::py_types::{text, type_name};
 use crate::tenant::prefix_of;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum FieldKind {
+pub(crate) enum FieldKind {
     String,
     Integer,
     Float,
@@ -59,7 +59,7 @@ impl FieldKind {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FieldKind::String => "string",
             FieldKind::Integer => "integer",
@@ -89,10 +89,10 @@ impl FieldKind {
     }
 }
 
-struct Field {
-    name: Py<PyString>,
+pub(crate) struct Field {
+    pub(crate) name: Py<PyString>,
     name_text: String,
-    kind: FieldKind,
+    pub(crate) kind: FieldKind,
 }
 
 struct IndexDef {
@@ -107,8 +107,8 @@ struct IndexDef {
 pub struct Schema {
     model_name: String,
     prefix: String,
-    fields: Vec<Field>,
-    by_name: HashMap<String, usize>,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) by_name: HashMap<String, usize>,
     partition_key: Option<usize>,
     sort_key: Option<usize>,
     indexes: Vec<IndexDef>,
@@ -119,11 +119,14 @@ pub struct Schema {
     /// is not in the stable ABI). Attributes left unset are deleted at the end.
     item_template: Option<Py<PyDict>>,
     /// The same for the field values `from_item` returns.
-    values_template: Option<Py<PyDict>>,
+    pub(crate) values_template: Option<Py<PyDict>>,
 }
 
 /// A copy of a template dict.
-fn copy_dict<'py>(py: Python<'py>, template: &Option<Py<PyDict>>) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn copy_dict<'py>(
+    py: Python<'py>,
+    template: &Option<Py<PyDict>>,
+) -> PyResult<Bound<'py, PyDict>> {
     let Some(t) = template else {
         return Ok(PyDict::new(py));
     };
@@ -134,7 +137,7 @@ fn copy_dict<'py>(py: Python<'py>, template: &Option<Py<PyDict>>) -> PyResult<Bo
     }
 }
 
-fn dict_del(d: &Bound<'_, PyDict>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+pub(crate) fn dict_del(d: &Bound<'_, PyDict>, key: &Bound<'_, PyAny>) -> PyResult<()> {
     // SAFETY: live objects, GIL held.
     if unsafe { ffi::PyDict_DelItem(d.as_ptr(), key.as_ptr()) } == 0 {
         Ok(())
@@ -192,7 +195,7 @@ impl Schema {
         Ok(Some(i))
     }
 
-    fn field_error(&self, py: Python<'_>, err: PyErr, i: usize) -> PyErr {
+    pub(crate) fn field_error(&self, py: Python<'_>, err: PyErr, i: usize) -> PyErr {
         with_field(py, err, &self.model_name, &self.fields[i].name_text)
     }
 

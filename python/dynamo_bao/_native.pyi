@@ -6,6 +6,7 @@ from typing import Any, Final, Literal
 NAME: Final[Literal["native"]]
 SK_SEPARATOR: Final[str]
 MAX_DEPTH: Final[int]
+MAX_JSON_DEPTH: Final[int]
 
 IndexKind = Literal["string", "integer", "float", "boolean", "datetime"]
 FieldKind = Literal[
@@ -32,6 +33,10 @@ def encode_index_value(
 ) -> str: ...
 def to_attribute_value(value: Any) -> AttributeValue: ...
 def from_attribute_value(av: AttributeValue) -> Any: ...
+def encode_request(params: Mapping[str, Any]) -> bytes: ...
+def decode_response(
+    body: bytes | bytearray | memoryview, schema: Schema | None = None
+) -> dict[str, Any]: ...
 
 class Schema:
     def __init__(

@@ -29,6 +29,8 @@ __all__ = [
     "to_attribute_value",
     "from_attribute_value",
     "Schema",
+    "encode_request",
+    "decode_response",
     "load",
 ]
 
@@ -78,3 +80,5 @@ encode_index_value = _impl.encode_index_value
 to_attribute_value = _impl.to_attribute_value
 from_attribute_value = _impl.from_attribute_value
 Schema = _impl.Schema
+encode_request = _impl.encode_request
+decode_response = _impl.decode_response

@@ -67,6 +67,8 @@ __all__ = [
     "to_attribute_value",
     "from_attribute_value",
     "Schema",
+    "encode_request",
+    "decode_response",
 ]
 
 NAME = "python"
@@ -1065,3 +1067,5 @@ def _parse_n_checked(text: Any) -> str:
     return text
 
 
+# The wire codec (DynamoDB JSON bodies) lives in its own module.
+from ._pure_wire import decode_response, encode_request  # noqa: E402

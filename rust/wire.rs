@@ -1,0 +1,1211 @@
+//! The wire codec: DynamoDB JSON request bodies written straight from Python values, response
+//! bodies read straight into what botocore's parser returns (or, with a `Schema`, into model
+//! values). Mirrors `dynamo_bao.core._pure_wire`, whose docstring records the decisions.
+//!
+//! A response is parsed into a small borrowed tree first (strings without escapes point into
+//! the body), with the GIL released for large bodies; Python objects are then made once, in
+//! the shape asked for, never as intermediate AttributeValue dicts on the schema path.
+
+use std::borrow::Cow;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PySet, PyString,
+    PyTuple,
+};
+
+use crate::errors::{CoreError, CoreResult};
+use crate::marshal::{
+    decimal_from_text, dict_entries, dict_set, float_from_text, int_from_text, is_bytes_like,
+    is_int_literal, is_number_text, to_bytes, Tag, MAX_DEPTH,
+};
+use crate::number::datetime_from_ms;
+use crate::py_types::type_name;
+use crate::schema::{copy_dict, dict_del, FieldKind, Schema};
+
+/// Nesting limit of a whole JSON document (the top value is level 1).
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// Bodies at least this long are parsed with the GIL released.
+const DETACH_AT: usize = 8 * 1024;
+
+fn bad(what: impl std::fmt::Display) -> CoreError {
+    CoreError::validation(format!("invalid DynamoDB response: {what}"))
+}
+
+// ------------------------------------------------------------------------------------------
+// Base64 (standard alphabet, padded)
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn b64_encode_into(out: &mut Vec<u8>, data: &[u8]) {
+    out.reserve(data.len().div_ceil(3) * 4);
+    let mut chunks = data.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        out.extend_from_slice(&[
+            B64[(n >> 18) as usize & 63],
+            B64[(n >> 12) as usize & 63],
+            B64[(n >> 6) as usize & 63],
+            B64[n as usize & 63],
+        ]);
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[B64[(n >> 18) as usize & 63], B64[(n >> 12) as usize & 63]]);
+            out.extend_from_slice(b"==");
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend_from_slice(&[
+                B64[(n >> 18) as usize & 63],
+                B64[(n >> 12) as usize & 63],
+                B64[(n >> 6) as usize & 63],
+            ]);
+            out.push(b'=');
+        }
+        _ => {}
+    }
+}
+
+fn b64_value(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// Strict base64: a multiple of 4 characters, at most two `=` and only at the end. Unused
+/// low bits of the last group are ignored, as Python's decoder does.
+fn b64_decode(text: &str) -> CoreResult<Vec<u8>> {
+    let b = text.as_bytes();
+    let invalid = || bad(format!("invalid base64 {text:?}"));
+    if !b.len().is_multiple_of(4) {
+        return Err(invalid());
+    }
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    if pad > 2 {
+        return Err(invalid());
+    }
+    let data = &b[..b.len() - pad];
+    let mut out = Vec::with_capacity(data.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &c in data {
+        acc = (acc << 6) | b64_value(c).ok_or_else(invalid)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------------------------------
+// Requests
+
+fn too_deep_request() -> PyErr {
+    CoreError::validation(format!(
+        "request is nested deeper than {MAX_JSON_DEPTH} levels"
+    ))
+    .into()
+}
+
+/// A JSON string as `json.dumps(..., ensure_ascii=False)` writes it.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let escape: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 15)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn py_text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    s.to_str().map_err(|_| {
+        CoreError::validation("request text contains a lone surrogate".to_owned()).into()
+    })
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
+    let py = value.py();
+    // Same dispatch order as the pure core.
+    if let Ok(s) = value.cast::<PyString>() {
+        write_str(out, py_text(s)?);
+    } else if value.is_instance_of::<PyBool>() {
+        out.extend_from_slice(if value.is_truthy()? {
+            b"true"
+        } else {
+            b"false"
+        });
+    } else if value.is_instance_of::<PyInt>() {
+        match value.extract::<i64>() {
+            Ok(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            Err(_) => {
+                let text = py
+                    .get_type::<PyInt>()
+                    .call_method1(intern!(py, "__repr__"), (value,))?;
+                out.extend_from_slice(text.cast::<PyString>()?.to_str()?.as_bytes());
+            }
+        }
+    } else if value.is_instance_of::<PyFloat>() {
+        let x = value.extract::<f64>()?;
+        if !x.is_finite() {
+            return Err(CoreError::validation(format!(
+                "cannot send a non-finite number: {}",
+                PyFloat::new(py, x).repr()?
+            ))
+            .into());
+        }
+        let text = PyFloat::new(py, x).repr()?;
+        out.extend_from_slice(text.to_str()?.as_bytes());
+    } else if value.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(d) = value.cast::<PyDict>() {
+        if depth >= MAX_JSON_DEPTH {
+            return Err(too_deep_request());
+        }
+        out.push(b'{');
+        for (n, (k, v)) in dict_entries(d).into_iter().enumerate() {
+            let Ok(key) = k.cast::<PyString>() else {
+                return Err(CoreError::validation(format!(
+                    "request keys must be str, got {}",
+                    type_name(&k)
+                ))
+                .into());
+            };
+            if n > 0 {
+                out.push(b',');
+            }
+            write_str(out, py_text(key)?);
+            out.push(b':');
+            write_value(out, &v, depth + 1)?;
+        }
+        out.push(b'}');
+    } else if let Ok(l) = value.cast::<PyList>() {
+        if depth >= MAX_JSON_DEPTH {
+            return Err(too_deep_request());
+        }
+        out.push(b'[');
+        for (n, v) in l.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_value(out, &v, depth + 1)?;
+        }
+        out.push(b']');
+    } else if let Ok(t) = value.cast::<PyTuple>() {
+        if depth >= MAX_JSON_DEPTH {
+            return Err(too_deep_request());
+        }
+        out.push(b'[');
+        for (n, v) in t.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_value(out, &v, depth + 1)?;
+        }
+        out.push(b']');
+    } else if is_bytes_like(value) {
+        let bytes = to_bytes(value)?;
+        out.push(b'"');
+        b64_encode_into(out, bytes.cast::<PyBytes>()?.as_bytes());
+        out.push(b'"');
+    } else {
+        return Err(CoreError::validation(format!(
+            "cannot send a value of type {} in a request",
+            type_name(value)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The JSON body DynamoDB expects for a boto3-style low-level request dict.
+#[pyfunction]
+pub fn encode_request<'py>(params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if !params.is_instance_of::<PyDict>() {
+        return Err(CoreError::validation(format!(
+            "request params must be a dict, got {}",
+            type_name(params)
+        ))
+        .into());
+    }
+    let mut out = Vec::with_capacity(256);
+    write_value(&mut out, params, 0)?;
+    Ok(PyBytes::new(params.py(), &out))
+}
+
+// ------------------------------------------------------------------------------------------
+// JSON documents
+
+/// A parsed JSON value; strings without escapes borrow from the body.
+pub enum J<'a> {
+    Null,
+    Bool(bool),
+    Num(&'a str),
+    Str(Cow<'a, str>),
+    Arr(Vec<J<'a>>),
+    Obj(Vec<(Cow<'a, str>, J<'a>)>),
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &str) -> CoreError {
+        bad(format!("body is not JSON ({what} at byte {})", self.i))
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> CoreResult<J<'a>> {
+        match self.b.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(J::Str(self.string()?)),
+            Some(b't') => self.literal("true", J::Bool(true)),
+            Some(b'f') => self.literal("false", J::Bool(false)),
+            Some(b'n') => self.literal("null", J::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("unexpected character")),
+            None => Err(self.err("unexpected end")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: J<'a>) -> CoreResult<J<'a>> {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(value)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.b.get(self.i) {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, as Python's `json` reads numbers.
+    fn number(&mut self) -> CoreResult<J<'a>> {
+        let start = self.i;
+        if self.b[self.i] == b'-' {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            let dot = self.i;
+            self.i += 1;
+            if self.digits() == 0 {
+                // `1.` is the number 1 followed by a stray `.`.
+                self.i = dot;
+                return Ok(J::Num(&self.src[start..self.i]));
+            }
+        }
+        if let Some(b'e' | b'E') = self.b.get(self.i) {
+            let e = self.i;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.b.get(self.i) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                self.i = e;
+            }
+        }
+        Ok(J::Num(&self.src[start..self.i]))
+    }
+
+    fn hex4(&mut self) -> CoreResult<u32> {
+        let h = self
+            .b
+            .get(self.i..self.i + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+            .ok_or_else(|| self.err("invalid \\u escape"))?;
+        self.i += 4;
+        Ok(h)
+    }
+
+    fn string(&mut self) -> CoreResult<Cow<'a, str>> {
+        self.i += 1;
+        let start = self.i;
+        loop {
+            match self.b.get(self.i) {
+                Some(b'"') => {
+                    let s = &self.src[start..self.i];
+                    self.i += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.err("control character in string")),
+                Some(_) => self.i += 1,
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+        let mut s = String::from(&self.src[start..self.i]);
+        loop {
+            let run = self.i;
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            s.push_str(&self.src[run..self.i]);
+            match self.b.get(self.i) {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(Cow::Owned(s));
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = self.b.get(self.i).copied();
+                    self.i += 1;
+                    match c {
+                        Some(b'"') => s.push('"'),
+                        Some(b'\\') => s.push('\\'),
+                        Some(b'/') => s.push('/'),
+                        Some(b'b') => s.push('\u{8}'),
+                        Some(b'f') => s.push('\u{c}'),
+                        Some(b'n') => s.push('\n'),
+                        Some(b'r') => s.push('\r'),
+                        Some(b't') => s.push('\t'),
+                        Some(b'u') => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi)
+                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
+                            {
+                                let back = self.i;
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                } else {
+                                    self.i = back;
+                                    hi
+                                }
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(code)
+                                .ok_or_else(|| bad("text contains a lone surrogate"))?;
+                            s.push(ch);
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    }
+                }
+                Some(_) => return Err(self.err("control character in string")),
+                None => return Err(self.err("unterminated string")),
+            }
+        }
+    }
+
+    fn enter(&self, depth: usize) -> CoreResult<()> {
+        if depth > MAX_JSON_DEPTH {
+            return Err(bad(format!(
+                "document is nested deeper than {MAX_JSON_DEPTH} levels"
+            )));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self, depth: usize) -> CoreResult<J<'a>> {
+        self.enter(depth)?;
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(J::Arr(out));
+        }
+        loop {
+            self.ws();
+            out.push(self.value(depth + 1)?);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(J::Arr(out));
+                }
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> CoreResult<J<'a>> {
+        self.enter(depth)?;
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(J::Obj(out));
+        }
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            out.push((key, self.value(depth + 1)?));
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(J::Obj(out));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+}
+
+fn parse_document(body: &[u8]) -> CoreResult<J<'_>> {
+    let src = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
+    let mut p = Parser { src, b: body, i: 0 };
+    p.ws();
+    let doc = p.value(1)?;
+    p.ws();
+    if p.i != body.len() {
+        return Err(p.err("extra data"));
+    }
+    Ok(doc)
+}
+
+/// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
+/// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
+/// well-formed bodies).
+fn superseded(entries: &[(Cow<'_, str>, J<'_>)], i: usize) -> bool {
+    let key = &entries[i].0;
+    entries[i + 1..].iter().any(|(k, _)| k == key)
+}
+
+/// The value the last entry with key `name` holds.
+fn member<'b, 'a>(entries: &'b [(Cow<'a, str>, J<'a>)], name: &str) -> Option<&'b J<'a>> {
+    entries
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+// ------------------------------------------------------------------------------------------
+// Responses: AttributeValues
+
+fn tag_of(name: &str) -> Option<Tag> {
+    Some(match name {
+        "S" => Tag::S,
+        "N" => Tag::N,
+        "B" => Tag::B,
+        "BOOL" => Tag::Bool,
+        "NULL" => Tag::Null,
+        "M" => Tag::M,
+        "L" => Tag::L,
+        "SS" => Tag::Ss,
+        "NS" => Tag::Ns,
+        "BS" => Tag::Bs,
+        _ => return None,
+    })
+}
+
+fn describe(j: &J<'_>) -> &'static str {
+    match j {
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Num(_) => "a number",
+        J::Str(_) => "a string",
+        J::Arr(_) => "an array",
+        J::Obj(_) => "an object",
+    }
+}
+
+/// The `(tag, value)` of an AttributeValue object: one key (repeated keys: the last wins).
+fn av_entry<'b, 'a>(j: &'b J<'a>) -> CoreResult<(Tag, &'b J<'a>)> {
+    let J::Obj(entries) = j else {
+        return Err(bad(format!("not an AttributeValue: {}", describe(j))));
+    };
+    let Some((key, value)) = entries.last() else {
+        return Err(bad("not an AttributeValue: {}"));
+    };
+    if entries.iter().any(|(k, _)| k != key) {
+        return Err(bad("an AttributeValue must have exactly one type"));
+    }
+    let tag = tag_of(key).ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
+    Ok((tag, value))
+}
+
+fn too_deep_value() -> CoreError {
+    bad(format!("value is nested deeper than {MAX_DEPTH} levels"))
+}
+
+fn all_strings(items: &[J<'_>]) -> bool {
+    items.iter().all(|x| matches!(x, J::Str(_)))
+}
+
+/// Checks an AttributeValue as the pure core's reader does, without making any object.
+fn check_av(j: &J<'_>, depth: usize) -> CoreResult<()> {
+    let (tag, v) = av_entry(j)?;
+    match (tag, v) {
+        (Tag::S | Tag::N, J::Str(_)) => Ok(()),
+        (Tag::M, J::Obj(entries)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value());
+            }
+            for (i, (_, x)) in entries.iter().enumerate() {
+                if let Err(e) = check_av(x, depth + 1) {
+                    if !superseded(entries, i) {
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Tag::L, J::Arr(items)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value());
+            }
+            items.iter().try_for_each(|x| check_av(x, depth + 1))
+        }
+        (Tag::Bool | Tag::Null, J::Bool(_)) => Ok(()),
+        (Tag::B, J::Str(s)) => b64_decode(s).map(|_| ()),
+        (Tag::Ss | Tag::Ns, J::Arr(items)) if all_strings(items) => Ok(()),
+        (Tag::Bs, J::Arr(items)) => items.iter().try_for_each(|x| match x {
+            J::Str(s) => b64_decode(s).map(|_| ()),
+            _ => Err(bad("BS value must be an array of strings")),
+        }),
+        (tag, _) => Err(bad(format!("{} value has the wrong JSON type", tag.name()))),
+    }
+}
+
+fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyAny> {
+    PyString::new(py, s).into_any()
+}
+
+fn py_blob<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match j {
+        J::Str(s) => Ok(PyBytes::new(py, &b64_decode(s)?).into_any()),
+        _ => Err(bad("a blob must be a string").into()),
+    }
+}
+
+fn tag_key<'py>(py: Python<'py>, tag: Tag) -> &'py Bound<'py, PyString> {
+    match tag {
+        Tag::S => intern!(py, "S"),
+        Tag::N => intern!(py, "N"),
+        Tag::B => intern!(py, "B"),
+        Tag::Bool => intern!(py, "BOOL"),
+        Tag::Null => intern!(py, "NULL"),
+        Tag::M => intern!(py, "M"),
+        Tag::L => intern!(py, "L"),
+        Tag::Ss => intern!(py, "SS"),
+        Tag::Ns => intern!(py, "NS"),
+        Tag::Bs => intern!(py, "BS"),
+        Tag::Unknown => intern!(py, "?"),
+    }
+}
+
+/// An object's entries as a dict, each value made by `f`; a failing entry that a later one
+/// overrides is skipped, as the last entry is the one JSON readers keep.
+fn object_dict<'py, 'a>(
+    py: Python<'py>,
+    entries: &[(Cow<'a, str>, J<'a>)],
+    mut f: impl FnMut(&J<'a>) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new(py);
+    for (i, (k, v)) in entries.iter().enumerate() {
+        match f(v) {
+            Ok(x) => dict_set(&out, &py_str(py, k), &x)?,
+            Err(e) if superseded(entries, i) => drop(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// An AttributeValue as botocore returns it (`B`/`BS` decoded to bytes, `N` as text).
+fn av_dict<'py>(py: Python<'py>, j: &J<'_>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    let (tag, v) = av_entry(j)?;
+    let value: Bound<'py, PyAny> = match (tag, v) {
+        (Tag::S | Tag::N, J::Str(s)) => py_str(py, s),
+        (Tag::M, J::Obj(entries)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value().into());
+            }
+            object_dict(py, entries, |x| av_dict(py, x, depth + 1))?.into_any()
+        }
+        (Tag::L, J::Arr(items)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value().into());
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(av_dict(py, x, depth + 1)?);
+            }
+            PyList::new(py, out)?.into_any()
+        }
+        (Tag::Bool | Tag::Null, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
+        (Tag::B, J::Str(_)) => py_blob(py, v)?,
+        (Tag::Ss | Tag::Ns, J::Arr(items)) if all_strings(items) => {
+            let strs: Vec<Bound<'py, PyAny>> = items
+                .iter()
+                .map(|x| match x {
+                    J::Str(s) => py_str(py, s),
+                    _ => unreachable!("checked by all_strings"),
+                })
+                .collect();
+            PyList::new(py, strs)?.into_any()
+        }
+        (Tag::Bs, J::Arr(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(py_blob(py, x)?);
+            }
+            PyList::new(py, out)?.into_any()
+        }
+        (tag, _) => return Err(bad(format!("{} value has the wrong JSON type", tag.name())).into()),
+    };
+    let d = PyDict::new(py);
+    dict_set(&d, tag_key(py, tag).as_any(), &value)?;
+    Ok(d.into_any())
+}
+
+fn attr_map<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match j {
+        J::Obj(entries) => Ok(object_dict(py, entries, |x| av_dict(py, x, 0))?.into_any()),
+        _ => Err(bad("an item must be an object").into()),
+    }
+}
+
+fn items_list<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match j {
+        J::Arr(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(attr_map(py, x)?);
+            }
+            Ok(PyList::new(py, out)?.into_any())
+        }
+        _ => Err(bad("a list of items must be an array").into()),
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Responses: straight to model values
+
+fn number_text_of(t: &str) -> PyResult<&str> {
+    if is_number_text(t) {
+        Ok(t)
+    } else {
+        Err(CoreError::validation(format!("invalid number text {t:?}")).into())
+    }
+}
+
+/// `N` text as int (integer literal) or float, as `from_attribute_value` reads it.
+fn n_value<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
+    let t = number_text_of(t)?;
+    if is_int_literal(t) {
+        int_from_text(py, t)
+    } else {
+        float_from_text(py, t)
+    }
+}
+
+fn str_of<'b>(j: &'b J<'_>) -> &'b str {
+    match j {
+        J::Str(s) => s,
+        _ => "",
+    }
+}
+
+/// The Python value of an AttributeValue already checked by `check_av`, as
+/// `from_attribute_value` gives it.
+fn av_value<'py>(
+    py: Python<'py>,
+    tag: Tag,
+    v: &J<'_>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match (tag, v) {
+        (Tag::S, J::Str(s)) => py_str(py, s),
+        (Tag::N, J::Str(s)) => n_value(py, s)?,
+        (Tag::Bool, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
+        (Tag::Null, _) => py.None().into_bound(py),
+        (Tag::M, J::Obj(entries)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value().into());
+            }
+            object_dict(py, entries, |x| {
+                let (t, y) = av_entry(x)?;
+                av_value(py, t, y, depth + 1)
+            })?
+            .into_any()
+        }
+        (Tag::L, J::Arr(items)) => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep_value().into());
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                let (t, y) = av_entry(x)?;
+                out.push(av_value(py, t, y, depth + 1)?);
+            }
+            PyList::new(py, out)?.into_any()
+        }
+        (Tag::B, _) => py_blob(py, v)?,
+        (Tag::Ss, J::Arr(items)) => {
+            PySet::new(py, items.iter().map(|x| py_str(py, str_of(x))))?.into_any()
+        }
+        (Tag::Ns, J::Arr(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(n_value(py, str_of(x))?);
+            }
+            PySet::new(py, out)?.into_any()
+        }
+        (Tag::Bs, J::Arr(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(py_blob(py, x)?);
+            }
+            PySet::new(py, out)?.into_any()
+        }
+        (tag, _) => return Err(bad(format!("{} value has the wrong JSON type", tag.name())).into()),
+    })
+}
+
+impl Schema {
+    /// One field's value from its stored AttributeValue: `Schema.from_item`'s rules.
+    fn field_from_json<'py>(
+        &self,
+        py: Python<'py>,
+        kind: FieldKind,
+        j: &J<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        check_av(j, 0)?;
+        let (tag, v) = av_entry(j)?;
+        if tag == Tag::Null {
+            return Ok(py.None().into_bound(py));
+        }
+        match (kind, tag, v) {
+            (FieldKind::String, Tag::S, J::Str(s)) => return Ok(py_str(py, s)),
+            (FieldKind::Integer, Tag::N, J::Str(s)) => {
+                let t = number_text_of(s)?;
+                if is_int_literal(t) {
+                    return int_from_text(py, t);
+                }
+                return Err(CoreError::validation(format!(
+                    "stored number {t:?} is not an integer"
+                ))
+                .into());
+            }
+            (FieldKind::Float, Tag::N, J::Str(s)) => {
+                return float_from_text(py, number_text_of(s)?)
+            }
+            (FieldKind::Decimal, Tag::N, J::Str(s)) => {
+                return decimal_from_text(py, number_text_of(s)?)
+            }
+            (FieldKind::Boolean, Tag::Bool, J::Bool(b)) => {
+                return Ok(PyBool::new(py, *b).to_owned().into_any())
+            }
+            (FieldKind::Datetime | FieldKind::Ttl, Tag::N, J::Str(s)) => {
+                let t = number_text_of(s)?;
+                if !is_int_literal(t) {
+                    return Err(CoreError::validation(format!(
+                        "stored timestamp {t:?} is not an integer"
+                    ))
+                    .into());
+                }
+                let ms = t.parse::<i64>().ok().and_then(|n| {
+                    if kind == FieldKind::Datetime {
+                        Some(n)
+                    } else {
+                        n.checked_mul(1000)
+                    }
+                });
+                return match ms.map(|ms| datetime_from_ms(py, ms)).transpose()?.flatten() {
+                    Some(dt) => Ok(dt),
+                    None => Err(CoreError::validation(format!(
+                        "stored timestamp {t:?} is out of range"
+                    ))
+                    .into()),
+                };
+            }
+            (FieldKind::Binary, Tag::B, _) => return py_blob(py, v),
+            (FieldKind::StringSet, Tag::Ss, _)
+            | (FieldKind::Map, Tag::M, _)
+            | (FieldKind::List, Tag::L, _)
+            | (FieldKind::Any, _, _) => return av_value(py, tag, v, 0),
+            _ => {}
+        }
+        Err(CoreError::validation(format!(
+            "stored attribute of type {} does not fit a {} field",
+            tag.name(),
+            kind.name()
+        ))
+        .into())
+    }
+
+    /// `from_item` of an item given as a JSON object.
+    fn values_from_json<'py>(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+        let J::Obj(entries) = j else {
+            return Err(bad("an item must be an object").into());
+        };
+        let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
+        for (n, (k, v)) in entries.iter().enumerate() {
+            let result = match self.by_name.get(k.as_ref()) {
+                Some(&i) => self
+                    .field_from_json(py, self.fields[i].kind, v)
+                    .map(|x| slots[i] = Some(x))
+                    .map_err(|e| self.field_error(py, e, i)),
+                // Attributes that are not fields (keys) are checked, not converted.
+                None => check_av(v, 0).map_err(PyErr::from),
+            };
+            if let Err(e) = result {
+                if !superseded(entries, n) {
+                    return Err(e);
+                }
+            }
+        }
+        let out = copy_dict(py, &self.values_template)?;
+        for (f, slot) in self.fields.iter().zip(slots) {
+            let name = f.name.bind(py).as_any();
+            match slot {
+                Some(x) => dict_set(&out, name, &x)?,
+                None => dict_del(&out, name)?,
+            }
+        }
+        Ok(out.into_any())
+    }
+}
+
+/// How items are read: as AttributeValue dicts, through a native `Schema` in one pass, or
+/// through any other object's `from_item`/`from_items` (the pure core's `Schema`).
+enum Items<'s, 'py> {
+    Raw,
+    Native(&'s Schema),
+    Other(&'s Bound<'py, PyAny>),
+}
+
+impl<'py> Items<'_, 'py> {
+    fn item(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Items::Raw => attr_map(py, j),
+            Items::Native(s) => s.values_from_json(py, j),
+            Items::Other(s) => s.call_method1(intern!(py, "from_item"), (attr_map(py, j)?,)),
+        }
+    }
+
+    fn page(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Items::Raw => items_list(py, j),
+            Items::Native(s) => {
+                let J::Arr(items) = j else {
+                    return Err(bad("a list of items must be an array").into());
+                };
+                let mut out = Vec::with_capacity(items.len());
+                for x in items {
+                    out.push(s.values_from_json(py, x)?);
+                }
+                Ok(PyList::new(py, out)?.into_any())
+            }
+            Items::Other(s) => s.call_method1(intern!(py, "from_items"), (items_list(py, j)?,)),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Responses: the output shapes
+
+/// A JSON number as Python's `json` reads it: int for integer text, else float.
+fn py_number<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
+    if t.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        let x: f64 = t.parse().map_err(|_| bad(format!("invalid number {t}")))?;
+        return Ok(PyFloat::new(py, x).into_any());
+    }
+    int_from_text(py, t).map_err(|_| bad(format!("number {t} is too long")).into())
+}
+
+fn scalar<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match j {
+        J::Null => py.None().into_bound(py),
+        J::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        J::Num(t) => py_number(py, t)?,
+        J::Str(s) => py_str(py, s),
+        J::Arr(_) | J::Obj(_) => return Err(bad("expected a string, number or boolean").into()),
+    })
+}
+
+/// A shape of the output members: how a JSON value becomes what botocore returns.
+#[derive(Clone, Copy)]
+enum Shape {
+    Scalar,
+    AttrMap,
+    Items,
+    ListOf(&'static Shape),
+    MapOf(&'static Shape),
+    Struct(&'static [(&'static str, Shape)]),
+}
+
+static CAPACITY: [(&str, Shape); 3] = [
+    ("ReadCapacityUnits", Shape::Scalar),
+    ("WriteCapacityUnits", Shape::Scalar),
+    ("CapacityUnits", Shape::Scalar),
+];
+static CAPACITY_SHAPE: Shape = Shape::Struct(&CAPACITY);
+static CONSUMED_CAPACITY: [(&str, Shape); 7] = [
+    ("TableName", Shape::Scalar),
+    ("CapacityUnits", Shape::Scalar),
+    ("ReadCapacityUnits", Shape::Scalar),
+    ("WriteCapacityUnits", Shape::Scalar),
+    ("Table", Shape::Struct(&CAPACITY)),
+    ("LocalSecondaryIndexes", Shape::MapOf(&CAPACITY_SHAPE)),
+    ("GlobalSecondaryIndexes", Shape::MapOf(&CAPACITY_SHAPE)),
+];
+static CONSUMED_CAPACITY_SHAPE: Shape = Shape::Struct(&CONSUMED_CAPACITY);
+static SCALAR: Shape = Shape::Scalar;
+static ITEM_COLLECTION_METRICS: [(&str, Shape); 2] = [
+    ("ItemCollectionKey", Shape::AttrMap),
+    ("SizeEstimateRangeGB", Shape::ListOf(&SCALAR)),
+];
+static ITEM_COLLECTION_METRICS_SHAPE: Shape = Shape::Struct(&ITEM_COLLECTION_METRICS);
+static ITEM_COLLECTION_METRICS_LIST: Shape = Shape::ListOf(&ITEM_COLLECTION_METRICS_SHAPE);
+static KEYS_AND_ATTRIBUTES: [(&str, Shape); 5] = [
+    ("Keys", Shape::Items),
+    ("AttributesToGet", Shape::ListOf(&SCALAR)),
+    ("ConsistentRead", Shape::Scalar),
+    ("ProjectionExpression", Shape::Scalar),
+    ("ExpressionAttributeNames", Shape::MapOf(&SCALAR)),
+];
+static KEYS_AND_ATTRIBUTES_SHAPE: Shape = Shape::Struct(&KEYS_AND_ATTRIBUTES);
+static PUT_REQUEST: [(&str, Shape); 1] = [("Item", Shape::AttrMap)];
+static DELETE_REQUEST: [(&str, Shape); 1] = [("Key", Shape::AttrMap)];
+static WRITE_REQUEST: [(&str, Shape); 2] = [
+    ("PutRequest", Shape::Struct(&PUT_REQUEST)),
+    ("DeleteRequest", Shape::Struct(&DELETE_REQUEST)),
+];
+static WRITE_REQUEST_SHAPE: Shape = Shape::Struct(&WRITE_REQUEST);
+static WRITE_REQUEST_LIST: Shape = Shape::ListOf(&WRITE_REQUEST_SHAPE);
+
+/// A struct's known members; unknown ones are left out and a `null` member is absent, as in
+/// botocore (with repeated keys, the last one counts).
+fn read_struct<'py>(
+    py: Python<'py>,
+    j: &J<'_>,
+    members: &[(&str, Shape)],
+    mut read: impl FnMut(&str, &Shape, &J<'_>) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let J::Obj(entries) = j else {
+        return Err(bad(format!("expected an object, got {}", describe(j))).into());
+    };
+    let out = PyDict::new(py);
+    for (i, (k, v)) in entries.iter().enumerate() {
+        let Some((name, shape)) = members.iter().find(|(m, _)| *m == k.as_ref()) else {
+            continue;
+        };
+        let key = py_str(py, name);
+        if let J::Null = v {
+            if out.contains(&key)? {
+                dict_del(&out, &key)?;
+            }
+            continue;
+        }
+        match read(name, shape, v) {
+            Ok(Some(x)) => dict_set(&out, &key, &x)?,
+            Ok(None) => {}
+            Err(e) if superseded(entries, i) => drop(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn read_shape<'py>(py: Python<'py>, shape: &Shape, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    match shape {
+        Shape::Scalar => scalar(py, j),
+        Shape::AttrMap => attr_map(py, j),
+        Shape::Items => items_list(py, j),
+        Shape::ListOf(member) => {
+            let J::Arr(items) = j else {
+                return Err(bad(format!("expected an array, got {}", describe(j))).into());
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push(read_shape(py, member, x)?);
+            }
+            Ok(PyList::new(py, out)?.into_any())
+        }
+        Shape::MapOf(member) => {
+            let J::Obj(entries) = j else {
+                return Err(bad(format!("expected an object, got {}", describe(j))).into());
+            };
+            Ok(object_dict(py, entries, |x| read_shape(py, member, x))?.into_any())
+        }
+        Shape::Struct(members) => Ok(read_struct(py, j, members, |_, shape, v| {
+            read_shape(py, shape, v).map(Some)
+        })?
+        .into_any()),
+    }
+}
+
+fn top_member<'py>(
+    py: Python<'py>,
+    name: &str,
+    v: &J<'_>,
+    items: &Items<'_, 'py>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(Some(match name {
+        "Item" => items.item(py, v)?,
+        "Items" => items.page(py, v)?,
+        "Count" | "ScannedCount" => scalar(py, v)?,
+        "LastEvaluatedKey" | "Attributes" => attr_map(py, v)?,
+        "ConsumedCapacity" => match v {
+            J::Arr(_) => read_shape(py, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,
+            _ => read_shape(py, &CONSUMED_CAPACITY_SHAPE, v)?,
+        },
+        "ItemCollectionMetrics" => {
+            let single = match v {
+                J::Obj(entries) => matches!(member(entries, "ItemCollectionKey"), Some(J::Obj(_))),
+                _ => false,
+            };
+            if single {
+                read_shape(py, &ITEM_COLLECTION_METRICS_SHAPE, v)?
+            } else {
+                read_shape(py, &Shape::MapOf(&ITEM_COLLECTION_METRICS_LIST), v)?
+            }
+        }
+        "Responses" => match v {
+            // BatchGetItem: table -> items.
+            J::Obj(entries) => object_dict(py, entries, |x| items.page(py, x))?.into_any(),
+            // TransactGetItems: [{"Item": ...}].
+            J::Arr(entries) => {
+                let mut out = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let d =
+                        read_struct(py, e, &PUT_REQUEST, |_, _, x| items.item(py, x).map(Some))?;
+                    out.push(d.into_any());
+                }
+                PyList::new(py, out)?.into_any()
+            }
+            _ => return Err(bad("Responses must be an object or an array").into()),
+        },
+        "UnprocessedKeys" => read_shape(py, &Shape::MapOf(&KEYS_AND_ATTRIBUTES_SHAPE), v)?,
+        "UnprocessedItems" => read_shape(py, &Shape::MapOf(&WRITE_REQUEST_LIST), v)?,
+        _ => return Ok(None),
+    }))
+}
+
+static TOP_MEMBERS: [(&str, Shape); 11] = [
+    ("Item", Shape::Scalar),
+    ("Items", Shape::Scalar),
+    ("Count", Shape::Scalar),
+    ("ScannedCount", Shape::Scalar),
+    ("LastEvaluatedKey", Shape::Scalar),
+    ("Attributes", Shape::Scalar),
+    ("ConsumedCapacity", Shape::Scalar),
+    ("ItemCollectionMetrics", Shape::Scalar),
+    ("Responses", Shape::Scalar),
+    ("UnprocessedKeys", Shape::Scalar),
+    ("UnprocessedItems", Shape::Scalar),
+];
+
+fn body_bytes<'py>(body: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    if let Ok(b) = body.cast::<PyBytes>() {
+        return Ok(b.clone());
+    }
+    if body.is_instance_of::<PyByteArray>() || body.is_instance_of::<PyMemoryView>() {
+        return Ok(to_bytes(body)?.cast_into::<PyBytes>()?);
+    }
+    Err(CoreError::validation(format!(
+        "response body must be bytes, got {}",
+        type_name(body)
+    ))
+    .into())
+}
+
+/// A DynamoDB JSON response body as botocore's parser returns it; with `schema`, items become
+/// model value dicts in the same pass.
+#[pyfunction]
+#[pyo3(signature = (body, schema = None))]
+pub fn decode_response<'py>(
+    body: &Bound<'py, PyAny>,
+    schema: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let py = body.py();
+    let bytes = body_bytes(body)?;
+    let raw = bytes.as_bytes();
+    let doc = if raw.len() >= DETACH_AT {
+        py.detach(|| parse_document(raw))?
+    } else {
+        parse_document(raw)?
+    };
+    let native = schema
+        .and_then(|s| s.cast::<Schema>().ok())
+        .map(|s| s.get());
+    let items = match (schema.filter(|s| !s.is_none()), native) {
+        (None, _) => Items::Raw,
+        (Some(_), Some(s)) => Items::Native(s),
+        (Some(s), None) => Items::Other(s),
+    };
+    if !matches!(doc, J::Obj(_)) {
+        return Err(bad("body must be a JSON object").into());
+    }
+    read_struct(py, &doc, &TOP_MEMBERS, |name, _, v| {
+        top_member(py, name, v, &items)
+    })
+}

@@ -18,7 +18,18 @@ import types
 from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
-from . import batch, capacity, clock, concurrency, core, mutations, query, relations
+from . import (
+    batch,
+    capacity,
+    clock,
+    concurrency,
+    core,
+    iteration,
+    mutations,
+    query,
+    relations,
+    search,
+)
 from .exceptions import ConfigurationError, ValidationError
 from .fields import (
     BinaryField,
@@ -201,6 +212,36 @@ class BaoModel(capacity.CapacityCarrier):
     @classmethod
     def query_by_primary_key(cls, pk_value: Any, sk_condition: Any = None, **options: Any) -> Any:
         return query.query_by_primary_key(cls, pk_value, sk_condition, **options)
+
+    @classmethod
+    def iterate_all(
+        cls, batch_size: int = 100, filter: Any = None, *, concurrency: int = 1
+    ) -> Any:
+        """Every item of an iterable model in the current tenant, as lists of instances (one
+        per index page); ``filter`` may name any field (:mod:`dynamo_bao.iteration`)."""
+        return iteration.iterate_all(cls, batch_size, filter, concurrency=concurrency)
+
+    @classmethod
+    def iterate_bucket(cls, bucket: int, batch_size: int = 100, filter: Any = None) -> Any:
+        """The items of one iteration bucket, as lists of instances."""
+        return iteration.iterate_bucket(cls, bucket, batch_size, filter)
+
+    @classmethod
+    def count(cls, filter: Any = None, *, concurrency: int = 1) -> Any:
+        """``CountResult`` (``.count``) of the model's items in the current tenant, over every
+        page and bucket (:func:`dynamo_bao.iteration.count`)."""
+        return iteration.count(cls, filter, concurrency=concurrency)
+
+    @classmethod
+    def search_all(cls, terms: Any, operator: str = "$and", **options: Any) -> Any:
+        """``SearchResult`` (``.items``, ``.cursor``) of a searchable model's items matching
+        ``terms`` (:func:`dynamo_bao.search.search_all`)."""
+        return search.search_all(cls, terms, operator, **options)
+
+    @classmethod
+    def search_bucket(cls, bucket: int, terms: Any, operator: str = "$and", **options: Any) -> Any:
+        """:meth:`search_all` within one iteration bucket."""
+        return search.search_bucket(cls, bucket, terms, operator, **options)
 
     def exists(self) -> bool:
         return True
@@ -588,6 +629,7 @@ def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any
 
     if not isinstance(cls.iterable, bool):
         raise ConfigurationError(f"iterable must be a boolean in {name}")
+    search.validate_search_config(cls)
     buckets = cls.iteration_buckets
     if cls.iterable and (
         not isinstance(buckets, int) or isinstance(buckets, bool) or not 1 <= buckets <= 1000

@@ -17,6 +17,7 @@ from . import batch, capacity, concurrency, core, transport
 from .exceptions import BatchIncompleteError, ConfigurationError, QueryError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter, parse_sort_key_condition
 from .fields import StringSetField
+from .search import SEARCH_TEXT_ATTRIBUTE, filter_fields, search_text_operand
 from .tenancy import TenantContext
 from .unique import constraint_key
 
@@ -256,6 +257,8 @@ def value_encoder(cls: Any) -> Callable[[str, Any], dict]:
     schema = cls._schema
 
     def encode(field_name: str, value: Any) -> dict:
+        if field_name == SEARCH_TEXT_ATTRIBUTE and cls.search_config:
+            return search_text_operand(cls, value)  # normalised like the stored text
         model_field = cls._fields[field_name]
         if isinstance(model_field, StringSetField) and isinstance(value, str):
             return core.to_attribute_value(value)  # $contains on a set: one member
@@ -336,7 +339,7 @@ def _query(
         cond = parse_sort_key_condition(
             sk_condition, sort_key=index.sort_key, index_name=index_name
         )
-    condition = parse_filter(filter, fields=set(cls._fields)) if filter else None
+    condition = parse_filter(filter, fields=filter_fields(cls)) if filter else None
     related = relations.related_options(
         cls, load_related, related_fields, related_only, count_only
     )

@@ -29,6 +29,7 @@ __all__ = [
     "to_attribute_value",
     "from_attribute_value",
     "Schema",
+    "MAX_JSON_DEPTH",
     "encode_request",
     "decode_response",
     "load",
@@ -80,5 +81,6 @@ encode_index_value = _impl.encode_index_value
 to_attribute_value = _impl.to_attribute_value
 from_attribute_value = _impl.from_attribute_value
 Schema = _impl.Schema
+MAX_JSON_DEPTH: int = _impl.MAX_JSON_DEPTH
 encode_request = _impl.encode_request
 decode_response = _impl.decode_response

@@ -67,6 +67,7 @@ __all__ = [
     "to_attribute_value",
     "from_attribute_value",
     "Schema",
+    "MAX_JSON_DEPTH",
     "encode_request",
     "decode_response",
 ]
@@ -1068,4 +1069,4 @@ def _parse_n_checked(text: Any) -> str:
 
 
 # The wire codec (DynamoDB JSON bodies) lives in its own module.
-from ._pure_wire import decode_response, encode_request  # noqa: E402
+from ._pure_wire import MAX_JSON_DEPTH, decode_response, encode_request  # noqa: E402

@@ -1,0 +1,209 @@
+"""The fast wire path: the core writes DynamoDB's JSON request bodies and reads the response
+bodies, boto3 keeps the rest (credentials, endpoint resolution, signing, retries, HTTP, its
+event hooks — so moto, OpenTelemetry and X-Ray keep working).
+
+``call(client, "Query", params, schema=schema)`` runs one low-level call this way:
+
+1. ``params`` (boto3's low-level request dict, AttributeValues with raw bytes in ``B``) is
+   written as JSON by the core (:func:`dynamo_bao.core.encode_request`).
+2. The client method is called with only the parameters botocore needs to route the request
+   (``TableName``, the table names of ``RequestItems``/``TransactItems``: what DynamoDB's
+   endpoint rules read), so botocore serializes almost nothing. A ``before-call`` handler puts
+   the core's body into the request dict; everything after that event — compression,
+   checksums, signing, and every retry (botocore rebuilds each attempt from that dict) — sees
+   the core's body, exactly as if botocore had serialized it.
+3. A ``before-parse`` handler takes the raw body of a 2xx response, decodes it with the core
+   (:func:`dynamo_bao.core.decode_response`; with a ``schema``, items become model values) and
+   hands botocore's parser ``{}`` instead; botocore still adds ``ResponseMetadata``. Error
+   responses are left alone: botocore parses them, raises its ``ClientError`` (with
+   ``CancellationReasons``), and its retry handlers see them as before.
+
+Decisions:
+
+* Only public botocore events are used (``before-call``, ``before-parse``), registered on the
+  given client's own event system (never globally), once (``unique_id``), ours first for the
+  body (so a caller's ``before-call`` handlers see what is sent) and last for the response (so
+  a caller's ``before-parse`` handlers see the real body).
+* The state of one call lives in a context variable set around the client call: botocore emits
+  every event of a call on the calling thread, so threads and asyncio tasks sharing one client
+  never see each other's state. A call is claimed by the first ``before-call`` of the same
+  operation on the same client (compared by its ``Config`` object), so a request another
+  handler makes from inside ours is sent as botocore would send it. (A nested call of the same
+  operation on another client that also has these handlers, made by a handler while ours is in
+  flight, would have its response decoded as ours: not something the library does.)
+* A client created with ``parameter_validation=True`` (the caller's choice) gets its request
+  validated and serialized by botocore as usual, since validation needs the real parameters;
+  only the response is read by the core. Clients from :func:`make_client` turn validation off:
+  the core checks what it writes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from contextvars import ContextVar
+from typing import Any
+
+from botocore import xform_name
+from botocore.config import Config
+
+from . import core, transport
+from .concurrency import DEFAULT_MAX_WORKERS
+from .exceptions import ValidationError
+
+__all__ = ["OPERATIONS", "DEFAULT_POOL_SIZE", "install", "call", "make_client"]
+
+#: The operations the fast path handles (the data plane).
+OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+#: Connections kept per client by :func:`make_client`: the library's thread fan-out plus room
+#: for the caller's own threads.
+DEFAULT_POOL_SIZE = max(10, 2 * DEFAULT_MAX_WORKERS)
+
+_BODY_HANDLER_ID = "dynamo_bao.wire.request-body"
+_PARSE_HANDLER_ID = "dynamo_bao.wire.response-body"
+_EMPTY_BODY = b"{}"
+
+
+class _Call:
+    """What one ``call`` needs its handlers to know."""
+
+    __slots__ = ("operation", "config", "body", "schema", "claimed")
+
+    def __init__(self, operation: str, config: Any, body: bytes | None, schema: Any) -> None:
+        self.operation = operation
+        self.config = config
+        self.body = body
+        self.schema = schema
+        self.claimed = False
+
+
+_CURRENT: ContextVar[_Call | None] = ContextVar("dynamo_bao_wire_call", default=None)
+
+_installed: weakref.WeakSet = weakref.WeakSet()
+_METHODS = {operation: xform_name(operation) for operation in OPERATIONS}
+
+
+def _put_body(params: dict, model: Any, context: dict, **_: Any) -> None:
+    """``before-call``: the core's body replaces the one botocore serialized."""
+    current = _CURRENT.get()
+    if (
+        current is None
+        or current.claimed
+        or current.operation != model.name
+        or context.get("client_config") is not current.config
+    ):
+        return
+    current.claimed = True
+    if current.body is not None:
+        params["body"] = current.body
+
+
+def _take_body(
+    operation_model: Any, response_dict: dict, customized_response_dict: dict, **_: Any
+) -> None:
+    """``before-parse``: a successful response's body is decoded by the core."""
+    current = _CURRENT.get()
+    if current is None or not current.claimed or current.operation != operation_model.name:
+        return
+    if not 200 <= response_dict["status_code"] < 300:
+        return  # errors: botocore's parser, exceptions and retries as usual
+    customized_response_dict.update(core.decode_response(response_dict["body"], current.schema))
+    response_dict["body"] = _EMPTY_BODY
+
+
+def install(client: Any) -> Any:
+    """Register the fast path's handlers on ``client`` (idempotent); returns the client."""
+    if client in _installed:
+        return client
+    events = client.meta.events
+    events.register_first("before-call.dynamodb", _put_body, unique_id=_BODY_HANDLER_ID)
+    events.register_last("before-parse.dynamodb", _take_body, unique_id=_PARSE_HANDLER_ID)
+    _installed.add(client)
+    return client
+
+
+def _routing_params(params: dict) -> dict:
+    """The parameters DynamoDB's endpoint rules read, and nothing else."""
+    routing: dict = {}
+    table = params.get("TableName")
+    if table is not None:
+        routing["TableName"] = table
+    request_items = params.get("RequestItems")
+    if isinstance(request_items, dict):
+        routing["RequestItems"] = {
+            name: ({} if isinstance(entry, dict) else []) for name, entry in request_items.items()
+        }
+    transact_items = params.get("TransactItems")
+    if isinstance(transact_items, (list, tuple)):
+        routing["TransactItems"] = [
+            {
+                kind: {"TableName": action.get("TableName")}
+                for kind, action in entry.items()
+                if isinstance(action, dict)
+            }
+            for entry in transact_items
+            if isinstance(entry, dict)
+        ]
+    return routing
+
+
+def call(
+    client: Any, operation: str, params: dict, schema: Any = None, *, body: bytes | None = None
+) -> dict:
+    """Run one DynamoDB ``operation`` (API name, e.g. ``"Query"``) through the fast path.
+
+    Returns what the client method would return (``ResponseMetadata`` included); with
+    ``schema``, ``Item``/``Items``/``Responses`` hold model value dicts. ``body``, when given,
+    is sent as it is (already written by the core) and ``params`` only route the request.
+    botocore's exceptions are raised unchanged.
+    """
+    method_name = _METHODS.get(operation)
+    if method_name is None:
+        raise ValidationError(
+            f"operation {operation!r} is not one of the fast path's: "
+            + ", ".join(sorted(OPERATIONS))
+        )
+    if client not in _installed:
+        install(client)
+    config = client.meta.config
+    if config.parameter_validation:
+        # botocore validates the real parameters (and so serializes them itself).
+        send_params, body = params, None
+    else:
+        if body is None:
+            body = core.encode_request(params)
+        send_params = _routing_params(params)
+    token = _CURRENT.set(_Call(operation, config, body, schema))
+    try:
+        return getattr(client, method_name)(**send_params)
+    finally:
+        _CURRENT.reset(token)
+
+
+def make_client(
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    *,
+    max_pool_connections: int = DEFAULT_POOL_SIZE,
+    config: Config | None = None,
+    **kw: Any,
+) -> Any:
+    """A client from :func:`dynamo_bao.transport.make_client` with parameter validation off,
+    ``max_pool_connections`` connections, and the fast path installed."""
+    base = Config(parameter_validation=False, max_pool_connections=max_pool_connections)
+    if config is not None:
+        base = base.merge(config)
+    return install(transport.make_client(region, endpoint_url, config=base, **kw))

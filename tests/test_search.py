@@ -427,3 +427,25 @@ def test_search_needs_the_search_index(dynamodb_client):
         assert [x.title for batch in Lone.iterate_all() for x in batch] == ["hello"]
     finally:
         manager.delete_table()
+
+
+def test_query_hash_is_the_same_in_every_process():
+    """A cursor made by one process must be accepted by another: the query digest may not
+    depend on set order or hash seeds."""
+    import subprocess
+    import sys
+
+    code = (
+        "from dynamo_bao.expressions import parse_filter\n"
+        "from dynamo_bao.search import query_digest\n"
+        "f = parse_filter({'labels': {'alpha', 'beta', 'gamma', 'delta', 'eps'}, 'n': 1.5})\n"
+        "print(query_digest({'fields': ['t']}, ['x'], '$and', f))\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={"PYTHONHASHSEED": seed, "PATH": ""},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(digests) == 1

@@ -47,6 +47,7 @@ ANDed or ORed, and read the matching items. Decisions where DynamoBao differs or
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import math
@@ -69,6 +70,7 @@ __all__ = [
     "search_text_operand",
     "search_all",
     "search_bucket",
+    "query_digest",
 ]
 
 SEARCH_TEXT_ATTRIBUTE = "_searchText"
@@ -334,11 +336,7 @@ def _search(
     encode = value_encoder(cls)
     manager, tenant = bound(cls)
 
-    case_sensitive, min_length, dedupe = _settings(cls.search_config)
-    query_hash = _digest({
-        "terms": words, "operator": operator, "caseSensitive": case_sensitive,
-        "minTermLength": min_length, "dedupe": dedupe, "filter": repr(condition),
-    })
+    query_hash = query_digest(cls.search_config, words, operator, condition)
     owner = {"m": cls._schema.prefix, "t": _tenant_digest(tenant), "q": query_hash, "s": scope}
     positions, done = _decode_cursor(cursor, owner) if cursor is not None else ({}, set())
 
@@ -426,6 +424,35 @@ def _search(
 
 
 # --------------------------------------------------------------------------- cursors
+
+
+def _canonical(value: Any) -> Any:
+    """A filter as JSON-able data that is the same in every process (set order and hash
+    seeds vary between processes; a cursor must work in another one)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [type(value).__name__] + [
+            _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+        ]
+    if isinstance(value, (set, frozenset)):
+        return ["set", *sorted(json.dumps(_canonical(v), sort_keys=True) for v in value)]
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    return [type(value).__name__, repr(value)]
+
+
+def query_digest(
+    config: Mapping[str, Any], words: list[str], operator: str, condition: Any
+) -> str:
+    """The hash of a normalised query a cursor is bound to."""
+    case_sensitive, min_length, dedupe = _settings(config)
+    return _digest({
+        "terms": words, "operator": operator, "caseSensitive": case_sensitive,
+        "minTermLength": min_length, "dedupe": dedupe, "filter": _canonical(condition),
+    })
 
 
 def _digest(value: Any) -> str:

@@ -265,6 +265,9 @@ def test_count_over_every_bucket_and_page(manager, gadgets):
         assert Gadget.count(concurrency=4).count == len(gadgets["globex"])
     with bao.TenantContext.tenant("nobody"):
         assert Gadget.count().count == 0
+    with bao.TenantContext.tenant("acme"), recorded(manager.client) as sent:
+        assert Gadget.count(filter={}).count == len(gadgets["acme"])
+    assert set(_operations(sent)) == {"Query"}  # no filter: nothing read but the index
 
 
 def test_count_with_filter_reads_the_items(manager, gadgets):

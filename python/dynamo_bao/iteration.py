@@ -311,7 +311,7 @@ def count(
     """How many items the model has in the current tenant (matching ``filter``)."""
     buckets = require_iterable(cls, "count")
     check_positive_int("concurrency", concurrency, MAX_CONCURRENCY)
-    if filter is not None:
+    if parse_item_filter(cls, filter) is not None:  # an empty filter counts on the index
         result = CountResult()
         for batch in _iterate(
             cls, list(range(buckets)), DEFAULT_BATCH_SIZE, filter, concurrency,

@@ -773,6 +773,11 @@ class ExpressionBuilder:
             return f"attribute_not_exists({self.name(c.field)})"
         if isinstance(c, Size):
             return f"size({self.name(c.field)}) {c.op} {self.value(_number_av(c.value))}"
+        if isinstance(c, (And, Or)) and (c.grouped if isinstance(c, And) else True):
+            (first, *rest) = c.conditions
+            if not rest and _parenthesised(first):
+                # "((a OR b))": DynamoDB rejects redundant parentheses
+                return self._compile(first, enc)
         if isinstance(c, And):
             text = " AND ".join(self._compile(p, enc) for p in c.conditions)
             return f"({text})" if c.grouped else text
@@ -788,6 +793,12 @@ class ExpressionBuilder:
 
     def _operand(self, field: str, value: Any, enc: ValueEncoder) -> str:
         return self.value(enc(field, value))
+
+
+def _parenthesised(c: Condition) -> bool:
+    """Whether ``c`` compiles to text wrapped in parentheses (a group always does: its own,
+    or those of its only part)."""
+    return isinstance(c, Or) or (isinstance(c, And) and c.grouped)
 
 
 def _number_av(n: int | float | Decimal) -> dict:

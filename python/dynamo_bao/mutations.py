@@ -124,18 +124,19 @@ def delete(cls: Any, primary_id: str, condition: Any = None) -> Any:
     manager, tenant = bound(cls)
     table, client = manager.table_name, manager.client
     key = cls._schema.key_from_id(primary_id, tenant)
+    # The condition is compiled before the read, so a bad one is refused before any request.
+    builder = ExpressionBuilder()
+    params: dict[str, Any] = {"Key": key}
+    parsed = parse_filter(condition, fields=set(cls._fields))
+    if parsed is not None:
+        params["ConditionExpression"] = builder.add_condition(parsed, value_encoder(cls))
+        params.update(builder.expression_attributes())
     read = transport.get_item(client, table, key, consistent=True)
     stored = read.get("Item")
     if stored is None:
         raise ItemNotFoundError("Item not found")
     instance = instance_of(cls, stored)
     instance._add_capacity(capacity.records(READ, read))
-    builder = ExpressionBuilder()
-    params: dict[str, Any] = {"Key": key}
-    if condition:
-        parsed = parse_filter(condition, fields=set(cls._fields))
-        params["ConditionExpression"] = builder.add_condition(parsed, value_encoder(cls))
-        params.update(builder.expression_attributes())
     constraints = constrained_values(cls, instance._data)
     if not constraints:
         try:
@@ -177,14 +178,9 @@ def _deleted(
     return instance
 
 
-def _assignments(
-    cls: Any, loaded: dict, changes: dict, builder: ExpressionBuilder
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """SET / REMOVE / ADD / DELETE clauses for the changed fields (DynamoBao's rules: null
-    removes, a relative counter adds, a string set sends only its additions or removals when
-    it has only one kind of change)."""
-    sets, removes, adds, deletes = [], [], [], []
-    # The stored forms of every value that is set, in one call into the core.
+def _stored_forms(cls: Any, changes: dict) -> dict:
+    """The stored forms of every changed value that is set, in one call into the core (which
+    refuses values it cannot store)."""
     to_store = {}
     for name, value in changes.items():
         field = cls._fields[name]
@@ -192,7 +188,16 @@ def _assignments(
         emptied = isinstance(field, StringSetField) and not value
         if value is not None and not relative and not emptied:
             to_store[name] = value
-    stored = cls._schema.marshal_fields(to_store)
+    return cls._schema.marshal_fields(to_store)
+
+
+def _assignments(
+    cls: Any, loaded: dict, changes: dict, stored: dict, builder: ExpressionBuilder
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """SET / REMOVE / ADD / DELETE clauses for the changed fields (DynamoBao's rules: null
+    removes, a relative counter adds, a string set sends only its additions or removals when
+    it has only one kind of change); ``stored`` is :func:`_stored_forms` of ``changes``."""
+    sets, removes, adds, deletes = [], [], [], []
     for name, value in changes.items():
         field = cls._fields[name]
         placeholder = builder.name(name, hint=name)
@@ -251,13 +256,8 @@ def update(
     table, client = manager.table_name, manager.client
     schema = cls._schema
     key = schema.key_from_id(primary_id, tenant)
-    pre_read = transport.get_item(client, table, key, consistent=True)
-    stored = pre_read.get("Item")
-    if stored is None:
-        raise ItemNotFoundError("Item not found")
-    spent = capacity.records(READ, pre_read)
-    loaded = schema.from_item(stored)
 
+    # Everything the caller gave is checked before the pre-read: bad input sends no request.
     cleaned: dict[str, Any] = {}
     for name, value in (changes or {}).items():
         field = cls._fields.get(name)
@@ -266,10 +266,27 @@ def update(
         if name in (schema.partition_key, schema.sort_key):
             raise ValidationError(f"{cls.__name__}.{name}: key fields cannot be updated", name)
         cleaned[name] = field.clean(value)
+        if field.required and (
+            cleaned[name] is None or (isinstance(field, StringField) and cleaned[name] == "")
+        ):
+            raise ValidationError(f"Field is required: {name}", name)
     with clock.one_instant():
         for name, field in cls._fields.items():
             if isinstance(field, (ModifiedDateField, VersionField)):
                 cleaned[name] = field.initial_value()
+    stored_forms = _stored_forms(cls, cleaned)
+    builder = ExpressionBuilder()
+    user = None
+    parsed = parse_filter(condition, fields=set(cls._fields))
+    if parsed is not None:
+        user = builder.add_condition(parsed, value_encoder(cls))
+
+    pre_read = transport.get_item(client, table, key, consistent=True)
+    stored = pre_read.get("Item")
+    if stored is None:
+        raise ItemNotFoundError("Item not found")
+    spent = capacity.records(READ, pre_read)
+    loaded = schema.from_item(stored)
 
     merged = {**loaded, **cleaned}
     for name, value in cleaned.items():
@@ -278,8 +295,7 @@ def update(
     merged = {name: value for name, value in merged.items() if value is not None}
     _check_index_pairs(cls, cleaned, merged)
 
-    builder = ExpressionBuilder()
-    sets, removes, adds, deletes = _assignments(cls, loaded, cleaned, builder)
+    sets, removes, adds, deletes = _assignments(cls, loaded, cleaned, stored_forms, builder)
     index_keys = schema.index_keys(merged, tenant)
     for attr, av in index_keys.items():
         sets.append(f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}")
@@ -302,11 +318,6 @@ def update(
         if parts
     ]
     exists = f"attribute_exists({builder.name('_pk', hint='pk')})"
-    user = None
-    if condition:
-        user = builder.add_condition(
-            parse_filter(condition, fields=set(cls._fields)), value_encoder(cls)
-        )
     params = {
         "Key": key,
         "UpdateExpression": " ".join(clauses),

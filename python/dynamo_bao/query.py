@@ -16,7 +16,7 @@ from typing import Any
 from . import batch, capacity, concurrency, core, transport
 from .exceptions import BatchIncompleteError, ConfigurationError, QueryError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter, parse_sort_key_condition
-from .fields import StringSetField
+from .fields import ListField, StringSetField
 from .search import SEARCH_TEXT_ATTRIBUTE, filter_fields, search_text_operand
 from .tenancy import TenantContext
 from .unique import constraint_key
@@ -262,6 +262,8 @@ def value_encoder(cls: Any) -> Callable[[str, Any], dict]:
         model_field = cls._fields[field_name]
         if isinstance(model_field, StringSetField) and isinstance(value, str):
             return core.to_attribute_value(value)  # $contains on a set: one member
+        if isinstance(model_field, ListField) and not isinstance(value, (list, tuple)):
+            return core.to_attribute_value(value)  # $contains on a list: one element
         return schema.marshal_fields({field_name: model_field.clean(value)})[field_name]
 
     return encode
@@ -339,7 +341,7 @@ def _query(
         cond = parse_sort_key_condition(
             sk_condition, sort_key=index.sort_key, index_name=index_name
         )
-    condition = parse_filter(filter, fields=filter_fields(cls)) if filter else None
+    condition = parse_filter(filter, fields=filter_fields(cls)) if filter is not None else None
     related = relations.related_options(
         cls, load_related, related_fields, related_only, count_only
     )

@@ -97,6 +97,62 @@ def test_concurrent_afinds_in_a_batch_context_coalesce(manager):
         ]
 
 
+def test_afinds_join_a_batch_already_in_flight(manager):
+    with bao.TenantContext.tenant(new_tenant()):
+        ids = seed(3)
+
+        def slow(**_):
+            time.sleep(0.2)  # the batch stays in flight a while
+
+        async def handler():
+            async with bao.batch_context():
+                first = asyncio.gather(*(AsUser.afind(i) for i in ids[:2]))
+                await asyncio.sleep(0.05)  # past the window: the first batch was sent
+                late_same, late_other = await asyncio.gather(
+                    AsUser.afind(ids[0]), AsUser.afind(ids[2])
+                )
+                return await first, late_same, late_other
+
+        manager.client.meta.events.register("before-call.dynamodb.BatchGetItem", slow)
+        try:
+            with calls(manager.client) as sent:
+                (a, b), late_same, late_other = run(handler())
+        finally:
+            manager.client.meta.events.unregister("before-call.dynamodb.BatchGetItem", slow)
+        assert late_same is a  # joined the batch in flight, not read again
+        assert late_other.user_id == ids[2]
+        assert sent == ["BatchGetItem", "BatchGetItem"]  # [ids 0, 1], then [id 2] alone
+
+
+def test_a_failed_batch_fails_every_caller_waiting_on_it(manager):
+    with bao.TenantContext.tenant(new_tenant()):
+        ids = seed(2)
+
+        def refuse(request, **_):
+            body = json.dumps({
+                "__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
+                "message": "injected",
+            }).encode()
+            return AWSResponse(request.url, 400, {"x-amzn-RequestId": "x"}, FaultyRaw(body))
+
+        async def handler():
+            async with bao.batch_context():
+                failed = await asyncio.gather(
+                    *(AsUser.afind(i) for i in ids), return_exceptions=True
+                )
+                # nothing of the failure was cached: the same context reads again
+                manager.client.meta.events.unregister("before-send.dynamodb.BatchGetItem", refuse)
+                return failed, await asyncio.gather(*(AsUser.afind(i) for i in ids))
+
+        manager.client.meta.events.register("before-send.dynamodb.BatchGetItem", refuse)
+        try:
+            failed, retried = run(handler())
+        finally:
+            manager.client.meta.events.unregister("before-send.dynamodb.BatchGetItem", refuse)
+        assert all(isinstance(f, bao.BaoError) and "injected" in str(f) for f in failed)
+        assert [u.user_id for u in retried] == ids
+
+
 def test_afind_outside_a_batch_context_is_one_get_item_each(manager):
     with bao.TenantContext.tenant(new_tenant()):
         ids = seed(4)

@@ -82,7 +82,8 @@ class BatchContext:
         self._written: dict[int, tuple] = {}  # id(instance a write stored) -> its cache key
         self.meter = capacity.CapacityMeter()
         self._lock = threading.Lock()
-        self._pending: dict[tuple, dict[str, asyncio.Future]] = {}
+        self._pending: dict[tuple, dict[str, asyncio.Future]] = {}  # waiting for the window
+        self._inflight: dict[tuple, asyncio.Future] = {}  # (group, id) being read right now
         self._flushes: set[asyncio.Task] = set()
 
     # -- the identity cache ----------------------------------------------------------------
@@ -124,7 +125,10 @@ class BatchContext:
         self, cls: Any, manager: Any, tenant: str | None, primary_id: str
     ) -> Any:
         loop = asyncio.get_running_loop()
-        group = (id(loop), manager.table_name, tenant, cls)
+        group = (loop, manager.table_name, tenant, cls)
+        inflight = self._inflight.get((group, primary_id))
+        if inflight is not None:  # a batch already sent holds this id: wait for its answer
+            return await asyncio.shield(inflight)
         pending = self._pending.get(group)
         if pending is None:
             pending = self._pending[group] = {}
@@ -148,32 +152,48 @@ class BatchContext:
         tenant: str | None,
         window: float,
     ) -> None:
-        await asyncio.sleep(window)
-        if self._pending.get(group) is pending:
-            del self._pending[group]
-        ids = list(pending)
         from . import query  # query imports this module
 
+        try:
+            await asyncio.sleep(window)
+        except BaseException:  # cancelled (a closing loop): its waiters must not hang
+            for future in pending.values():
+                future.cancel()
+            raise
+        finally:
+            if self._pending.get(group) is pending:  # no later caller joins a finished batch
+                del self._pending[group]
+        ids = list(pending)
+        for primary_id, future in pending.items():
+            self._inflight[group, primary_id] = future
         try:
             found, consumed = await concurrency.run_in_thread(
                 query.batch_read, cls, manager, tenant, ids
             )
         except BaseException as err:
             for future in pending.values():
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(err, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(err)
-            if isinstance(err, asyncio.CancelledError):
+            if not isinstance(err, Exception):
                 raise
             return
-        share = capacity.shares(capacity.READ, consumed, len(ids))
-        for primary_id, future in pending.items():
-            result = found.get(primary_id)
-            if result is None:
-                result = query.ObjectNotFound(cls, primary_id)
-            result._add_capacity(share)
-            self.remember(manager, tenant, cls, primary_id, result)
-            if not future.done():
-                future.set_result(result)
+        else:
+            share = capacity.shares(capacity.READ, consumed, len(ids))
+            for primary_id, future in pending.items():
+                result = found.get(primary_id)
+                if result is None:
+                    result = query.ObjectNotFound(cls, primary_id)
+                result._add_capacity(share)
+                self.remember(manager, tenant, cls, primary_id, result)
+                if not future.done():
+                    future.set_result(result)
+        finally:
+            for primary_id in ids:
+                self._inflight.pop((group, primary_id), None)
 
 
 _current: ContextVar[BatchContext | None] = ContextVar("dynamo_bao_batch_context", default=None)

@@ -442,3 +442,18 @@ def test_abatch_find_and_coalesced_afinds_lose_nothing_under_faults(faulty):
     assert sorted(found) == ids
     assert [f.fault_id for f in coalesced] == ids[:70]
     assert faults.throttled >= 2 and faults.held_back >= 50
+
+
+def test_every_listed_method_has_its_twin():
+    import inspect
+
+    from dynamo_bao.model import ASYNC_ITERATOR_TWINS, ASYNC_TWINS
+
+    for name in ASYNC_TWINS:
+        assert hasattr(bao.BaoModel, name), name  # a listed name that is no method is a typo
+        assert inspect.iscoroutinefunction(getattr(bao.BaoModel, f"a{name}")), name
+    for name in ASYNC_ITERATOR_TWINS:
+        assert inspect.isasyncgenfunction(getattr(bao.BaoModel, f"a{name}")), name
+    assert inspect.iscoroutinefunction(AsUser.afind)
+    assert inspect.iscoroutinefunction(AsUser.afind_by_email)  # generated at class creation
+    assert not hasattr(AsUser, "afind_by_name")  # no twin without a sync method

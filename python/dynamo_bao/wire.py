@@ -31,10 +31,13 @@ Decisions:
   handler makes from inside ours is sent as botocore would send it. (A nested call of the same
   operation on another client that also has these handlers, made by a handler while ours is in
   flight, would have its response decoded as ours: not something the library does.)
-* A client created with ``parameter_validation=True`` (the caller's choice) gets its request
-  validated and serialized by botocore as usual, since validation needs the real parameters;
-  only the response is read by the core. Clients from :func:`make_client` turn validation off:
-  the core checks what it writes.
+* A client that validates parameters (botocore's default; the caller's choice) refuses the
+  routing parameters of most operations. That is found before anything is sent
+  (``ParamValidationError``); the client is then remembered and from then on gets the real
+  parameters, which botocore validates and serializes itself; only the response is read by the
+  core. (Whether a client validates is not readable: its ``meta.config.parameter_validation``
+  says True even when validation is off.) Clients from :func:`make_client` turn validation
+  off: the core checks what it writes.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import weakref
 from contextvars import ContextVar
 from typing import Any
 
+import botocore.exceptions as bexc
 from botocore import xform_name
 from botocore.config import Config
 
@@ -93,6 +97,7 @@ class _Call:
 _CURRENT: ContextVar[_Call | None] = ContextVar("dynamo_bao_wire_call", default=None)
 
 _installed: weakref.WeakSet = weakref.WeakSet()
+_validating: weakref.WeakSet = weakref.WeakSet()
 _METHODS = {operation: xform_name(operation) for operation in OPERATIONS}
 
 
@@ -178,17 +183,24 @@ def call(
         )
     if client not in _installed:
         install(client)
-    config = client.meta.config
-    if config.parameter_validation:
-        # botocore validates the real parameters (and so serializes them itself).
-        send_params, body = params, None
-    else:
+    method = getattr(client, method_name)
+    if client not in _validating:
         if body is None:
             body = core.encode_request(params)
-        send_params = _routing_params(params)
-    token = _CURRENT.set(_Call(operation, config, body, schema))
+        try:
+            return _run(client, method, operation, _routing_params(params), body, schema)
+        except bexc.ParamValidationError:
+            _validating.add(client)  # raised before sending: nothing went out
+    # botocore validates the real parameters (and so serializes them itself).
+    return _run(client, method, operation, params, None, schema)
+
+
+def _run(
+    client: Any, method: Any, operation: str, params: dict, body: bytes | None, schema: Any
+) -> dict:
+    token = _CURRENT.set(_Call(operation, client.meta.config, body, schema))
     try:
-        return getattr(client, method_name)(**send_params)
+        return method(**params)
     finally:
         _CURRENT.reset(token)
 

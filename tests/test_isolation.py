@@ -126,7 +126,8 @@ def counting(client) -> Iterator[list[str]]:
 
 # --------------------------------------------------------------------------- the workload
 
-Step = tuple[Callable[..., Any], tuple[Any, ...]]
+#: One call of a script: (model class or instance, method name, positional arguments).
+Step = tuple[Any, str, tuple[Any, ...]]
 
 
 class Ledger:
@@ -149,56 +150,64 @@ class Ledger:
 def unit_of_work(worker: int, tenant: str, ledger: Ledger) -> Generator[Step, Any, None]:
     """One worker's turn in one tenant, as a script of library calls.
 
-    It yields each call as ``(function, args)`` and receives its result, so the same script is
-    driven by a thread (calling directly) and by an asyncio task (awaiting ``run_in_thread``,
-    which switches tasks at every call). The script asserts that every result belongs to
-    ``tenant`` — the tenant its driver set in its own context.
+    It yields each call as ``(owner, method name, args)`` and receives its result, so the same
+    script is driven by a thread (calling the method) and by an asyncio task (awaiting the
+    method's async twin, or the sync method through ``run_in_thread``; tasks switch at every
+    call). The script asserts that every result belongs to ``tenant`` — the tenant its driver
+    set in its own context.
     """
     email = f"w{worker}@example.com"  # the same unique value in every tenant
     team = f"team-{worker}"  # the same GSI partition in every tenant
-    member = yield IsoMember.create, ({"email": email, "team": team, "writer": tenant},)
+    member = yield IsoMember, "create", ({"email": email, "team": team, "writer": tenant},)
     ledger.record(member.primary_id, tenant)
     assert member.writer == tenant
 
-    updated = yield IsoMember.update, (member.primary_id, {"score": worker + 1})
+    updated = yield IsoMember, "update", (member.primary_id, {"score": worker + 1})
     assert (updated.writer, updated.score) == (tenant, worker + 1)
 
-    found = yield IsoMember.find, (member.primary_id,)
+    found = yield IsoMember, "find", (member.primary_id,)
     assert (found.writer, found.score) == (tenant, worker + 1)
     found.score = worker + 100
-    saved = yield found.save, ()
+    saved = yield found, "save", ()
     assert (saved.writer, saved.score) == (tenant, worker + 100)
 
-    by_email = yield IsoMember.find_by_email, (email,)
+    by_email = yield IsoMember, "find_by_email", (email,)
     assert (by_email.primary_id, by_email.writer) == (member.primary_id, tenant)
 
-    page = yield IsoMember.query_by_index, ("byTeam", team)
+    page = yield IsoMember, "query_by_index", ("byTeam", team)
     assert [(m.primary_id, m.writer) for m in page.items] == [(member.primary_id, tenant)]
 
-    # Ask for every member id written so far, in any tenant: only this tenant's come back.
+    # Another tenant's member id names nothing here (with the async API in a batch context,
+    # such reads of many tasks and tenants are coalesced: still per tenant).
     everyone = ledger.member_ids()
-    batch = yield IsoMember.batch_find, (everyone,)
+    strangers = [pid for pid in everyone if ledger.writers[pid] != tenant]
+    if strangers:
+        stranger = yield IsoMember, "find", (strangers[-1],)
+        assert not stranger.exists()
+
+    # Ask for every member id written so far, in any tenant: only this tenant's come back.
+    batch = yield IsoMember, "batch_find", (everyone,)
     assert member.primary_id in batch
     assert {m.writer for m in batch.values()} == {tenant}
     assert set(batch) == {pid for pid in everyone if ledger.writers[pid] == tenant}
 
-    entry = yield IsoEntry.create, ({"owner": f"o{worker}", "writer": tenant},)
+    entry = yield IsoEntry, "create", ({"owner": f"o{worker}", "writer": tenant},)
     ledger.record(entry.primary_id, tenant)
-    entries = yield IsoEntry.query_by_primary_key, (f"o{worker}",)
+    entries = yield IsoEntry, "query_by_primary_key", (f"o{worker}",)
     assert [(e.primary_id, e.writer) for e in entries.items] == [(entry.primary_id, tenant)]
 
     # The tenant's one tag partition ("[T]#it") is shared by all its workers, so each reads
     # its own name only: moto builds a new item in steps (keys first, then the attributes), so
     # a neighbour's tag may be seen half-written — DynamoDB itself writes an item atomically.
-    tag = yield IsoTag.create, ({"name": f"w{worker}", "writer": tenant},)
-    tags = yield IsoTag.query_by_primary_key, (IsoTag.model_prefix, {"name": f"w{worker}"})
+    tag = yield IsoTag, "create", ({"name": f"w{worker}", "writer": tenant},)
+    tags = yield IsoTag, "query_by_primary_key", (IsoTag.model_prefix, {"name": f"w{worker}"})
     assert [(t.primary_id, t.writer) for t in tags.items] == [(tag.primary_id, tenant)]
 
     # A short-lived tag: the same name is created and deleted in every tenant.
-    doomed = yield IsoTag.create, ({"name": f"gone-{worker}", "writer": tenant},)
-    deleted = yield IsoTag.delete, (doomed.primary_id,)
+    doomed = yield IsoTag, "create", ({"name": f"gone-{worker}", "writer": tenant},)
+    deleted = yield IsoTag, "delete", (doomed.primary_id,)
     assert deleted.writer == tenant
-    gone = yield IsoTag.find, (doomed.primary_id,)
+    gone = yield IsoTag, "find", (doomed.primary_id,)
     assert not gone.exists()
 
 
@@ -210,16 +219,21 @@ def run_sync(script: Generator[Step, Any, None]) -> None:
     result = None
     with contextlib.suppress(StopIteration):
         while True:
-            fn, args = script.send(result)
-            result = fn(*args)
+            owner, method, args = script.send(result)
+            result = getattr(owner, method)(*args)
 
 
-async def run_async(script: Generator[Step, Any, None]) -> None:
+async def run_async(script: Generator[Step, Any, None], *, twins: bool) -> None:
+    """Drive a script from a task: with ``twins`` through the async API (``afind``,
+    ``acreate``, ``asave`` …), else the sync API on worker threads (``run_in_thread``)."""
     result = None
     with contextlib.suppress(StopIteration):
         while True:
-            fn, args = script.send(result)
-            result = await run_in_thread(fn, *args)
+            owner, method, args = script.send(result)
+            if twins:
+                result = await getattr(owner, "a" + method)(*args)
+            else:
+                result = await run_in_thread(getattr(owner, method), *args)
 
 
 def assert_every_key_carries_its_writer(client, table: str, ledger: Ledger) -> None:
@@ -282,13 +296,19 @@ def test_threads_interleaving_tenants_see_only_their_own(manager, client):
     assert_every_key_carries_its_writer(client, manager.table_name, ledger)
 
 
-def test_asyncio_tasks_interleaving_tenants_see_only_their_own(manager, client):
+@pytest.mark.parametrize(
+    "api", ["sync API via run_in_thread", "async API in one batch context for all tenants"]
+)
+def test_asyncio_tasks_interleaving_tenants_see_only_their_own(manager, client, api):
+    """With the async API, all tasks share one batch context: concurrent ``afind`` calls are
+    coalesced into BatchGetItems and results cached — per tenant, never across (§6.6)."""
     ledger = Ledger()
+    twins = api.startswith("async")
 
     async def turn_of(n: int, turn: int) -> None:
         tenant = tenant_of_turn(n, turn)
         async with bao.TenantContext.tenant(tenant):
-            await run_async(unit_of_work(n, tenant, ledger))
+            await run_async(unit_of_work(n, tenant, ledger), twins=twins)
             assert bao.TenantContext.get_current_tenant() == tenant
 
     async def main() -> None:
@@ -298,8 +318,10 @@ def test_asyncio_tasks_interleaving_tenants_see_only_their_own(manager, client):
             for turn in range(len(TENANTS)):
                 await turn_of(n, turn)
 
+        batch = bao.batch_context() if twins else contextlib.nullcontext()
         with bao.TenantContext.tenant("outer"):
-            await asyncio.gather(*(worker(n) for n in range(WORKERS)))
+            async with batch:
+                await asyncio.gather(*(worker(n) for n in range(WORKERS)))
             assert bao.TenantContext.get_current_tenant() == "outer"
 
     asyncio.run(main())

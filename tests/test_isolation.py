@@ -437,7 +437,26 @@ def _every_operation(loaded: IsoMember) -> dict[str, Callable[[], Any]]:
         "save (new)": lambda: IsoMember(email="s@x", team="t", writer="w").save(),
         "save (loaded)": lambda: changed.save(),
         "create (composite key)": lambda: IsoEntry.create({"owner": "o1", "writer": "w"}),
+        "count": lambda: IsoMember.count(),
+        "iterate_all": lambda: next(iter(IsoMember.iterate_all())),
+        "iterate_all (threads)": lambda: next(iter(IsoMember.iterate_all(concurrency=4))),
+        # the async API (a fresh event loop per call: each runs in a copy of this context)
+        "afind": lambda: asyncio.run(IsoMember.afind(loaded.primary_id)),
+        "acreate": lambda: asyncio.run(IsoMember.acreate({"email": "n@x", "team": "t",
+                                                           "writer": "w"})),
+        "aupdate": lambda: asyncio.run(IsoMember.aupdate(loaded.primary_id, {"score": 1})),
+        "adelete": lambda: asyncio.run(IsoMember.adelete(loaded.primary_id)),
+        "abatch_find": lambda: asyncio.run(IsoMember.abatch_find([loaded.primary_id])),
+        "afind_by_email": lambda: asyncio.run(IsoMember.afind_by_email(loaded.email)),
+        "aquery_by_index": lambda: asyncio.run(IsoMember.aquery_by_index("byTeam", "t")),
+        "asave (loaded)": lambda: asyncio.run(changed.asave()),
+        "afind in a batch context": lambda: asyncio.run(_afind_in_batch(loaded.primary_id)),
     }
+
+
+async def _afind_in_batch(primary_id: str) -> Any:
+    async with bao.batch_context():
+        return await asyncio.gather(IsoMember.afind(primary_id), IsoMember.afind(SOME_ID))
 
 
 @pytest.mark.parametrize("no_answer_resolver", [False, True])

@@ -332,7 +332,12 @@ class BaoModel(capacity.CapacityCarrier):
             return self
         else:
             changes = {name: self._data.get(name) for name in self._changes}
-            stored = mutations.update(cls, self.primary_id, changes, condition)
+            # String sets send their diff against what this instance loaded (spec §4), so a
+            # member someone else added meanwhile is not overwritten.
+            bases = {
+                name: value.base for name, value in changes.items() if isinstance(value, TrackedSet)
+            }
+            stored = mutations.update(cls, self.primary_id, changes, condition, set_bases=bases)
         self._data = {
             name: self._tracked(cls._fields[name], value) for name, value in stored._data.items()
         }
@@ -366,7 +371,10 @@ class BaoModel(capacity.CapacityCarrier):
         elif name in self._data and self._data[name] == value:
             return
         else:
+            previous = self._data.get(name)
             self._data[name] = self._tracked(field, value)
+            if isinstance(previous, TrackedSet):  # a new set replaces a loaded one
+                self._data[name].base = previous.base
         self._changes.add(name)
 
     @property
@@ -407,14 +415,16 @@ class BaoModel(capacity.CapacityCarrier):
 
 class TrackedSet(set):
     """The set a StringSetField holds: in-place changes (``add``, ``discard`` …) count as
-    changes of the field, so ``save()`` sends them."""
+    changes of the field, so ``save()`` sends them. ``base`` holds the members as loaded (or
+    given), which ``save()`` diffs against."""
 
-    __slots__ = ("_owner", "_field")
+    __slots__ = ("_owner", "_field", "base")
 
     def __init__(self, owner: Any, field: str, members: Any = ()) -> None:
         super().__init__(members)
         self._owner = owner
         self._field = field
+        self.base = frozenset(self)
 
     def _changed(self) -> None:
         self._owner._changes.add(self._field)

@@ -91,7 +91,10 @@ def create_instance(instance: Any) -> Any:
     constraints = constrained_values(cls, instance._data)
     table, client = manager.table_name, manager.client
     if not constraints:
-        response = transport.update_item(client, table, ReturnValues="ALL_NEW", **update)
+        try:
+            response = transport.update_item(client, table, ReturnValues="ALL_NEW", **update)
+        except ConditionalError as err:
+            raise ConditionalError("Condition check failed") from err
         result = instance_of(cls, response["Attributes"])
         spent = capacity.records(WRITE, response)
         return _written(manager, tenant, result, spent, result.primary_id)
@@ -192,12 +195,16 @@ def _stored_forms(cls: Any, changes: dict) -> dict:
 
 
 def _assignments(
-    cls: Any, loaded: dict, changes: dict, stored: dict, builder: ExpressionBuilder
+    cls: Any, loaded: dict, changes: dict, stored: dict, builder: ExpressionBuilder,
+    set_bases: dict | None = None,
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     """SET / REMOVE / ADD / DELETE clauses for the changed fields (DynamoBao's rules: null
     removes, a relative counter adds, a string set sends only its additions or removals when
-    it has only one kind of change); ``stored`` is :func:`_stored_forms` of ``changes``."""
+    it has only one kind of change); ``stored`` is :func:`_stored_forms` of ``changes``.
+    String sets are diffed against ``set_bases`` (what a saved instance loaded), else against
+    the item as just read."""
     sets, removes, adds, deletes = [], [], [], []
+    loaded = {**loaded, **(set_bases or {})}
     for name, value in changes.items():
         field = cls._fields[name]
         placeholder = builder.name(name, hint=name)
@@ -243,6 +250,8 @@ def update(
     changes: dict[str, Any] | None,
     condition: Any = None,
     force_reindex: bool = False,
+    *,
+    set_bases: dict | None = None,
 ) -> Any:
     """Update an existing item and return it as stored.
 
@@ -295,7 +304,9 @@ def update(
     merged = {name: value for name, value in merged.items() if value is not None}
     _check_index_pairs(cls, cleaned, merged)
 
-    sets, removes, adds, deletes = _assignments(cls, loaded, cleaned, stored_forms, builder)
+    sets, removes, adds, deletes = _assignments(
+        cls, loaded, cleaned, stored_forms, builder, set_bases
+    )
     index_keys = schema.index_keys(merged, tenant)
     for attr, av in index_keys.items():
         sets.append(f"{builder.name(attr, hint=attr)} = {builder.value(av, hint=attr)}")

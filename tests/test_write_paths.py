@@ -11,8 +11,10 @@ texts are DynamoBao's (spec Appendix A) where we keep them.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -289,6 +291,25 @@ def test_string_set_diffs(manager, tenant):
         Note.update("n1", {"tags": ["x"]})  # nothing stored before: SET
     assert requests.the("UpdateItem")["UpdateExpression"] == "SET #tags = :tags"
     assert note_item(manager, tenant, "n1")["tags"] == {"SS": ["x"]}
+
+    # a whole new set assigned to a loaded instance is diffed against what it loaded too
+    mine = Note.find("n1")
+    Note.update("n1", {"tags": ["x", "y"]})  # someone else adds y
+    mine.tags = {"x", "w"}
+    assert saved(mine) == "ADD #tags :tags"
+    assert set(note_item(manager, tenant, "n1")["tags"]["SS"]) == {"x", "y", "w"}
+
+
+def test_concurrent_increments_all_count(manager, tenant):
+    Note.create({"note_id": "n1"})
+    with ThreadPoolExecutor(5) as pool:
+        done = [
+            pool.submit(contextvars.copy_context().run, Note.update, "n1", {"views": "+1"})
+            for _ in range(5)
+        ]
+        for future in done:
+            future.result()
+    assert note_item(manager, tenant, "n1")["views"] == {"N": "5"}
 
 
 def ms_key(instant: Any) -> str:

@@ -91,7 +91,7 @@ impl FieldKind {
 
 pub(crate) struct Field {
     pub(crate) name: Py<PyString>,
-    name_text: String,
+    pub(crate) name_text: String,
     pub(crate) kind: FieldKind,
 }
 
@@ -108,7 +108,7 @@ pub struct Schema {
     model_name: String,
     prefix: String,
     pub(crate) fields: Vec<Field>,
-    pub(crate) by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
     partition_key: Option<usize>,
     sort_key: Option<usize>,
     indexes: Vec<IndexDef>,

@@ -279,15 +279,22 @@ pub enum J<'a> {
     Obj(Vec<(Cow<'a, str>, J<'a>)>),
 }
 
+/// Parser errors are boxed: results are moved at every level, so they stay small.
+type PResult<T> = Result<T, Box<CoreError>>;
+
 struct Parser<'a> {
     src: &'a str,
     b: &'a [u8],
     i: usize,
+    /// Entries of the containers being parsed, as a stack: each container collects its own
+    /// above the mark it took and moves them out at its end, into one exactly sized vector.
+    values: Vec<J<'a>>,
+    entries: Vec<(Cow<'a, str>, J<'a>)>,
 }
 
 impl<'a> Parser<'a> {
-    fn err(&self, what: &str) -> CoreError {
-        bad(format!("body is not JSON ({what} at byte {})", self.i))
+    fn err(&self, what: &str) -> Box<CoreError> {
+        Box::new(bad(format!("body is not JSON ({what} at byte {})", self.i)))
     }
 
     fn ws(&mut self) {
@@ -296,7 +303,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> CoreResult<J<'a>> {
+    fn value(&mut self, depth: usize) -> PResult<J<'a>> {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
@@ -310,7 +317,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: J<'a>) -> CoreResult<J<'a>> {
+    fn literal(&mut self, word: &str, value: J<'a>) -> PResult<J<'a>> {
         if self.b[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
             Ok(value)
@@ -328,7 +335,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, as Python's `json` reads numbers.
-    fn number(&mut self) -> CoreResult<J<'a>> {
+    fn number(&mut self) -> PResult<J<'a>> {
         let start = self.i;
         if self.b[self.i] == b'-' {
             self.i += 1;
@@ -362,7 +369,7 @@ impl<'a> Parser<'a> {
         Ok(J::Num(&self.src[start..self.i]))
     }
 
-    fn hex4(&mut self) -> CoreResult<u32> {
+    fn hex4(&mut self) -> PResult<u32> {
         let h = self
             .b
             .get(self.i..self.i + 4)
@@ -374,7 +381,7 @@ impl<'a> Parser<'a> {
         Ok(h)
     }
 
-    fn string(&mut self) -> CoreResult<Cow<'a, str>> {
+    fn string(&mut self) -> PResult<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
         loop {
@@ -436,7 +443,7 @@ impl<'a> Parser<'a> {
                                 hi
                             };
                             let ch = char::from_u32(code)
-                                .ok_or_else(|| bad("text contains a lone surrogate"))?;
+                                .ok_or_else(|| Box::new(bad("text contains a lone surrogate")))?;
                             s.push(ch);
                         }
                         _ => return Err(self.err("invalid escape")),
@@ -448,48 +455,49 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn enter(&self, depth: usize) -> CoreResult<()> {
+    fn enter(&self, depth: usize) -> PResult<()> {
         if depth > MAX_JSON_DEPTH {
-            return Err(bad(format!(
+            return Err(Box::new(bad(format!(
                 "document is nested deeper than {MAX_JSON_DEPTH} levels"
-            )));
+            ))));
         }
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> CoreResult<J<'a>> {
+    fn array(&mut self, depth: usize) -> PResult<J<'a>> {
         self.enter(depth)?;
         self.i += 1;
-        let mut out = Vec::new();
         self.ws();
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            return Ok(J::Arr(out));
+            return Ok(J::Arr(Vec::new()));
         }
+        let mark = self.values.len();
         loop {
             self.ws();
-            out.push(self.value(depth + 1)?);
+            let value = self.value(depth + 1)?;
+            self.values.push(value);
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(J::Arr(out));
+                    return Ok(J::Arr(self.values.drain(mark..).collect()));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
         }
     }
 
-    fn object(&mut self, depth: usize) -> CoreResult<J<'a>> {
+    fn object(&mut self, depth: usize) -> PResult<J<'a>> {
         self.enter(depth)?;
         self.i += 1;
-        let mut out = Vec::new();
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(J::Obj(out));
+            return Ok(J::Obj(Vec::new()));
         }
+        let mark = self.entries.len();
         loop {
             self.ws();
             if self.b.get(self.i) != Some(&b'"') {
@@ -502,13 +510,14 @@ impl<'a> Parser<'a> {
             }
             self.i += 1;
             self.ws();
-            out.push((key, self.value(depth + 1)?));
+            let value = self.value(depth + 1)?;
+            self.entries.push((key, value));
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(J::Obj(out));
+                    return Ok(J::Obj(self.entries.drain(mark..).collect()));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -518,12 +527,18 @@ impl<'a> Parser<'a> {
 
 fn parse_document(body: &[u8]) -> CoreResult<J<'_>> {
     let src = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
-    let mut p = Parser { src, b: body, i: 0 };
+    let mut p = Parser {
+        src,
+        b: body,
+        i: 0,
+        values: Vec::new(),
+        entries: Vec::new(),
+    };
     p.ws();
-    let doc = p.value(1)?;
+    let doc = p.value(1).map_err(|e| *e)?;
     p.ws();
     if p.i != body.len() {
-        return Err(p.err("extra data"));
+        return Err(*p.err("extra data"));
     }
     Ok(doc)
 }
@@ -583,7 +598,7 @@ fn av_entry<'b, 'a>(j: &'b J<'a>) -> CoreResult<(Tag, &'b J<'a>)> {
     let Some((key, value)) = entries.last() else {
         return Err(bad("not an AttributeValue: {}"));
     };
-    if entries.iter().any(|(k, _)| k != key) {
+    if entries.len() > 1 && entries.iter().any(|(k, _)| k != key) {
         return Err(bad("an AttributeValue must have exactly one type"));
     }
     let tag = tag_of(key).ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
@@ -907,9 +922,10 @@ impl Schema {
             return Err(bad("an item must be an object").into());
         };
         let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
+        let mut next = 0;
         for (n, (k, v)) in entries.iter().enumerate() {
-            let result = match self.by_name.get(k.as_ref()) {
-                Some(&i) => self
+            let result = match self.field_index(k, &mut next) {
+                Some(i) => self
                     .field_from_json(py, self.fields[i].kind, v)
                     .map(|x| slots[i] = Some(x))
                     .map_err(|e| self.field_error(py, e, i)),
@@ -931,6 +947,19 @@ impl Schema {
             }
         }
         Ok(out.into_any())
+    }
+}
+
+impl Schema {
+    /// The field called `name`. Items mostly list attributes in field order, so the search
+    /// starts after the previous match (`next`) and wraps around.
+    fn field_index(&self, name: &str, next: &mut usize) -> Option<usize> {
+        let n = self.fields.len();
+        let found = (0..n)
+            .map(|k| (*next + k) % n)
+            .find(|&i| self.fields[i].name_text == name)?;
+        *next = found + 1;
+        Some(found)
     }
 }
 

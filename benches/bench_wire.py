@@ -1,0 +1,191 @@
+"""Client CPU per call through the fast wire path vs boto3's client with TypeDeserializer.
+
+Run it as a script: ``python benches/bench_wire.py [--rounds 5]``. One moto server runs in a
+separate process on 127.0.0.1, so the figure is this process's CPU time per call
+(``time.process_time``: all its threads), the client's own work: building the request,
+signing, HTTP, parsing the response and turning it into values. Wall time against moto says
+little (the server dominates it). Medians over rounds; compare ratios from one run.
+
+Competitors, each on the same stored items:
+
+* ``boto3 + TypeDeserializer``: a default boto3 client (parameter validation on, as users have
+  it) and ``TypeDeserializer`` over every item (Decimals for numbers, as boto3 gives them).
+* ``boto3, no validation``: the same without parameter validation and without deserializing
+  (the transport's plain client): where botocore's own parsing leaves a call.
+* ``wire + Schema (native)``: ``wire.call`` with the medium model's native ``Schema``: the
+  core writes the body and reads the response straight into model value dicts.
+* ``wire + Schema (pure)``: the same with the pure-Python core.
+
+Operations: get_item of the medium item; query of 100 medium items (one page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer
+
+from dynamo_bao import transport, wire
+from dynamo_bao.core import _pure as pure
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from items import MEDIUM_PAGE, NATIVE_SCHEMA, PAGE_SIZE, medium_schema  # noqa: E402
+
+TABLE = "bench-wire"
+PAGE_PK = "bench#page"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    # HTTP/1.1 keep-alive, as DynamoDB has: werkzeug's default (HTTP/1.0, a new connection
+    # per request) would add a TCP connect to every call of every competitor.
+    code = (
+        "from werkzeug.serving import WSGIRequestHandler\n"
+        "WSGIRequestHandler.protocol_version = 'HTTP/1.1'\n"
+        f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    url = f"http://127.0.0.1:{port}"
+    probe = transport.make_client(endpoint_url=url)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            probe.list_tables()
+            return proc, url
+        except Exception:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+
+
+def load_items(client: Any) -> tuple[dict, list[dict]]:
+    """The stored medium item (by its key) and a page of 100 under one partition."""
+    transport.create_table(client, TABLE)
+    single = MEDIUM_PAGE[0]
+    client.put_item(TableName=TABLE, Item=single)
+    for i, item in enumerate(MEDIUM_PAGE):
+        client.put_item(
+            TableName=TABLE, Item={**item, "_pk": {"S": PAGE_PK}, "_sk": {"S": f"{i:04d}"}}
+        )
+    return {"_pk": single["_pk"], "_sk": single["_sk"]}, MEDIUM_PAGE
+
+
+def cpu_per_call(fn: Callable[[], Any], calls: int, rounds: int) -> list[float]:
+    for _ in range(3):
+        fn()
+    out = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for _ in range(calls):
+            fn()
+        out.append((time.process_time() - start) / calls * 1e6)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--get-calls", type=int, default=100)
+    parser.add_argument("--query-calls", type=int, default=8)
+    args = parser.parse_args()
+
+    proc, url = start_server()
+    try:
+        setup = transport.make_client(endpoint_url=url)
+        key, _ = load_items(setup)
+        boto = boto3.client(
+            "dynamodb",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        plain = transport.make_client(endpoint_url=url)
+        fast = wire.make_client(endpoint_url=url)
+        deserializer = TypeDeserializer()
+        pure_schema = medium_schema(pure)
+
+        get_params = {"TableName": TABLE, "Key": key}
+        query_params = {
+            "TableName": TABLE,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": "_pk"},
+            "ExpressionAttributeValues": {":p": {"S": PAGE_PK}},
+            "Limit": PAGE_SIZE,
+        }
+
+        def boto_get():
+            item = boto.get_item(**get_params)["Item"]
+            return {k: deserializer.deserialize(v) for k, v in item.items()}
+
+        def boto_query():
+            items = boto.query(**query_params)["Items"]
+            assert len(items) == PAGE_SIZE
+            return [{k: deserializer.deserialize(v) for k, v in i.items()} for i in items]
+
+        def plain_get():
+            return plain.get_item(**get_params)["Item"]
+
+        def plain_query():
+            return plain.query(**query_params)["Items"]
+
+        def wire_get(schema=NATIVE_SCHEMA):
+            return wire.call(fast, "GetItem", get_params, schema)["Item"]
+
+        def wire_query(schema=NATIVE_SCHEMA):
+            items = wire.call(fast, "Query", query_params, schema)["Items"]
+            assert len(items) == PAGE_SIZE
+            return items
+
+        assert wire_get() == NATIVE_SCHEMA.from_item(plain_get())
+        assert wire_query() == NATIVE_SCHEMA.from_items(plain_query())
+
+        cases = [
+            ("get_item medium", args.get_calls, [
+                ("boto3 + TypeDeserializer", boto_get),
+                ("boto3, no validation", plain_get),
+                ("wire + Schema (native)", wire_get),
+                ("wire + Schema (pure)", lambda: wire_get(pure_schema)),
+            ]),
+            (f"query {PAGE_SIZE} medium", args.query_calls, [
+                ("boto3 + TypeDeserializer", boto_query),
+                ("boto3, no validation", plain_query),
+                ("wire + Schema (native)", wire_query),
+                ("wire + Schema (pure)", lambda: wire_query(pure_schema)),
+            ]),
+        ]
+        print(f"client CPU per call, µs (median of {args.rounds} rounds; min-max)")
+        for operation, calls, competitors in cases:
+            print(f"\n{operation} ({calls} calls per round)")
+            baseline = None
+            for name, fn in competitors:
+                samples = cpu_per_call(fn, calls, args.rounds)
+                median = statistics.median(samples)
+                baseline = baseline or median
+                print(
+                    f"  {name:<26} {median:>9,.0f}   ({min(samples):,.0f}-{max(samples):,.0f})"
+                    f"   {baseline / median:5.1f}x"
+                )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -220,7 +220,7 @@ def test_query_results_and_related_objects(manager, tenant):
     )
 
 
-def test_nested_contexts_keep_their_own_sums(manager, tenant):
+def test_nested_contexts_keep_their_own_sums_and_add_to_the_outer(manager, tenant):
     CapUser.create({"user_id": "n1"})
     with bao.batch_context():
         CapUser.find("n1")
@@ -230,4 +230,24 @@ def test_nested_contexts_keep_their_own_sums(manager, tenant):
             CapUser.update("n1", {"views": "+1"})
             inner = bao.get_batch_context_capacity()
         assert inner["read"] > 0 and inner["write"] > 0
-        assert bao.get_batch_context_capacity() == outer
+        after = bao.get_batch_context_capacity()
+        assert after["read"] == pytest.approx(outer["read"] + inner["read"])
+        assert after["write"] == pytest.approx(outer["write"] + inner["write"])
+
+
+def test_counts_and_searches_carry_what_they_cost(manager, tenant):
+    for i in range(3):
+        CapUser.create({"user_id": f"c{i}", "name": f"Name {i}"})
+    with responses(manager.client) as seen:
+        counted = CapUser.count()
+    assert counted.count == 3
+    assert counted.get_numeric_consumed_capacity("read") == pytest.approx(sums(seen)["read"])
+    assert counted.get_numeric_consumed_capacity("read") > 0
+    assert counted.get_numeric_consumed_capacity("write") == 0
+    with responses(manager.client) as seen:
+        filtered = CapUser.count(filter={"name": "Name 1"})  # reads the items too
+    assert filtered.count == 1
+    assert {op for op, _ in seen} == {"Query", "BatchGetItem"}
+    assert filtered.get_numeric_consumed_capacity("total") == pytest.approx(sums(seen)["read"])
+    with pytest.raises(ValidationError):
+        counted.get_numeric_consumed_capacity("bogus")

@@ -16,8 +16,10 @@ Decisions (where DynamoBao differs or is silent):
   ``delete`` replaces it with an ``ObjectNotFound``, so a later ``find`` in the context sees
   the deletion without a request (and without an eventually consistent stale read).
   ``ObjectNotFound`` results of reads are cached too.
-- Nested contexts shadow fully: the inner block gets a fresh cache and its own capacity sum;
-  what it consumed is not added to the enclosing context (as DynamoBao).
+- Nested contexts: the inner block gets a fresh cache and its own capacity sum, and what it
+  consumes is also added to every enclosing context. DynamoBao's inner context hid its
+  consumption from the outer one; for per-tenant metering a request's sum must include all
+  the work done inside it.
 - Capacity is metered by the transport into the context of the running code (a context
   variable), so work on threads and tasks the library starts counts; threads an application
   starts itself count when they run in a copy of the context (``contextvars.copy_context``).
@@ -227,7 +229,7 @@ class _BatchScope:
     def __enter__(self) -> BatchContext:
         context = BatchContext()
         token = _current.set(context)
-        meters = transport.use_capacity_meters((context.meter,))
+        meters = transport.use_capacity_meters((*transport.capacity_meters(), context.meter))
         meters.__enter__()
         self._entered.append((token, meters))
         return context

@@ -34,6 +34,7 @@ __all__ = [
     "WRITE",
     "CapacityCarrier",
     "CapacityMeter",
+    "ReadCost",
     "entries",
     "records",
     "shares",
@@ -113,6 +114,25 @@ def sum_records(capacity_type: str, recorded: Iterable[dict]) -> float:
         r, w = units(record["type"], record["consumed_capacity"])
         read, write = read + r, write + w
     return {"read": read, "write": write, "total": read + write}[capacity_type]
+
+
+class ReadCost:
+    """``get_numeric_consumed_capacity`` for results of reads (query pages, counts, searches)
+    that keep the ``ConsumedCapacity`` of each response they read in ``consumed_capacity``."""
+
+    consumed_capacity: list
+
+    def get_numeric_consumed_capacity(self, capacity_type: str = "total") -> float:
+        """Units (``"read"``, ``"write"`` — always 0 here — or ``"total"``) of every request
+        that produced this result."""
+        return sum_records(
+            capacity_type,
+            (
+                {"type": READ, "consumed_capacity": entry}
+                for response in self.consumed_capacity
+                for entry in entries(response)
+            ),
+        )
 
 
 class CapacityCarrier:

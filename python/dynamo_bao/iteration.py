@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import core, transport
+from . import capacity, core, transport
 from .concurrency import map_in_context
 from .exceptions import ConfigurationError, QueryError, ValidationError
 from .expressions import (
@@ -75,7 +75,7 @@ DEFAULT_BATCH_SIZE = 100
 
 
 @dataclass
-class CountResult:
+class CountResult(capacity.ReadCost):
     """The number of items, and the ConsumedCapacity of each request that counted them (the
     Queries; with a filter also the BatchGetItems that read the items)."""
 

@@ -203,7 +203,7 @@ def find_by_unique_constraint(cls: Any, name: str, value: Any) -> Any:
 
 
 @dataclass
-class QueryResult:
+class QueryResult(capacity.ReadCost):
     """One page of a query: model instances, their count, the cursor of the next page (an
     opaque string, or None on the last page) and the capacity the query consumed."""
 
@@ -211,17 +211,6 @@ class QueryResult:
     count: int = 0
     last_evaluated_key: str | None = None
     consumed_capacity: list[dict] = field(default_factory=list)
-
-    def get_numeric_consumed_capacity(self, capacity_type: str = "total") -> float:
-        """Read units (``"read"`` / ``"total"``; ``"write"`` is 0) of every page read."""
-        return capacity.sum_records(
-            capacity_type,
-            (
-                {"type": capacity.READ, "consumed_capacity": entry}
-                for page in self.consumed_capacity
-                for entry in capacity.entries(page)
-            ),
-        )
 
 
 DEFAULT_QUERY_LIMIT = 100  # DynamoBao's defaultQueryLimit

@@ -56,6 +56,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import capacity
 from .exceptions import ConfigurationError, QueryError, ValidationError
 
 __all__ = [
@@ -206,7 +207,7 @@ def search_text_operand(cls: Any, value: Any) -> dict:
 
 
 @dataclass
-class SearchResult:
+class SearchResult(capacity.ReadCost):
     """One call's matches, and the cursor of the next call (None when the search is done)."""
 
     items: list[Any] = field(default_factory=list)

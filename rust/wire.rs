@@ -1218,6 +1218,9 @@ pub fn decode_response<'py>(
     let py = body.py();
     let bytes = body_bytes(body)?;
     let raw = bytes.as_bytes();
+    if raw.is_empty() {
+        return Ok(PyDict::new(py)); // botocore reads an empty body as {}
+    }
     let doc = if raw.len() >= DETACH_AT {
         py.detach(|| parse_document(raw))?
     } else {

@@ -305,7 +305,7 @@ def test_decode_response_repeated_keys_keep_the_last():
 @pytest.mark.parametrize(
     "body",
     [
-        b"",
+        b" ",
         b"[]",
         b"nul",
         b'{"Count": NaN}',
@@ -353,6 +353,10 @@ def test_decode_response_depth_limits():
     with pytest.raises(ValidationError):
         core.decode_response(b'{"Foo": ' + b"[" * 200 + b"]" * 200 + b"}")
     assert core.decode_response(b'{"Foo": ' + b"[" * 100 + b"]" * 100 + b"}") == {}
+
+
+def test_decode_response_of_an_empty_body_is_empty_as_in_botocore():
+    assert core.decode_response(b"") == botocore_parse("GetItem", b"") == {}
 
 
 def test_decode_response_takes_bytes_only():

@@ -35,7 +35,7 @@ Decisions, where neither DynamoDB nor botocore fixes the behaviour:
   ``Infinity`` included), an escaped lone surrogate, an AttributeValue that is not one known
   type with a value of the right JSON type, invalid base64, AttributeValues nested deeper than
   ``MAX_DEPTH``, a document deeper than :data:`MAX_JSON_DEPTH`, a member of the wrong JSON type.
-  Base64 is read strictly (length a multiple of 4, padding only at the end), where botocore's
+  An empty body is ``{}``, as botocore reads it. Base64 is read strictly (length a multiple of 4, padding only at the end), where botocore's
   reader skips stray characters.
 """
 
@@ -374,6 +374,8 @@ _TOP = {
 def decode_response(body: bytes, schema: Any = None) -> dict:
     """A DynamoDB JSON response body as botocore's parser returns it (see the module doc);
     with ``schema``, items become model value dicts in the same pass."""
+    if isinstance(body, (bytes, bytearray, memoryview)) and not len(body):
+        return {}  # botocore reads an empty body as {}
     doc = _load(body)
     if type(doc) is not dict:
         raise _bad("body must be a JSON object")

@@ -35,8 +35,11 @@ Decisions, where neither DynamoDB nor botocore fixes the behaviour:
   ``Infinity`` included), an escaped lone surrogate, an AttributeValue that is not one known
   type with a value of the right JSON type, invalid base64, AttributeValues nested deeper than
   ``MAX_DEPTH``, a document deeper than :data:`MAX_JSON_DEPTH`, a member of the wrong JSON type.
-  An empty body is ``{}``, as botocore reads it. Base64 is read strictly (length a multiple of 4, padding only at the end), where botocore's
-  reader skips stray characters.
+  An empty body is ``{}``, as botocore reads it. Base64 is read strictly (length a multiple
+  of 4, padding only at the end), where botocore's reader skips stray characters. Objects
+  with a repeated key keep the last one, as ``json`` does (DynamoDB never repeats keys;
+  the one difference between the cores: the native one also refuses a document whose
+  *overridden* entry is nested deeper than :data:`MAX_JSON_DEPTH`).
 """
 
 from __future__ import annotations
@@ -88,7 +91,8 @@ def _write(value: Any, out: list, depth: int) -> None:
             out.append("{}")
             return
         sep = "{"
-        for k, v in value.items():
+        # The dict's own storage, as the Rust core reads it (a subclass's items() is not asked).
+        for k, v in dict.items(value):
             if not isinstance(k, str):
                 raise ValidationError(f"request keys must be str, got {type(k).__name__}")
             out.append(sep)
@@ -104,7 +108,7 @@ def _write(value: Any, out: list, depth: int) -> None:
             out.append("[]")
             return
         sep = "["
-        for v in value:
+        for v in list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value):
             out.append(sep)
             _write(v, out, depth + 1)
             sep = ","

@@ -17,6 +17,10 @@ Competitors, each on the same stored items:
 * ``wire + Schema (pure)``: the same with the pure-Python core.
 
 Operations: get_item of the medium item; query of 100 medium items (one page).
+
+``--no-http`` replays each client's recorded responses from a ``before-send`` handler instead
+of sending (the baseline's "HTTP send short-circuited" table): the client's work without
+urllib3/http.client.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer
+from botocore.awsrequest import AWSResponse
 
 from dynamo_bao import transport, wire
 from dynamo_bao.core import _pure as pure
@@ -86,6 +91,37 @@ def load_items(client: Any) -> tuple[dict, list[dict]]:
     return {"_pk": single["_pk"], "_sk": single["_sk"]}, MEDIUM_PAGE
 
 
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any):
+        yield self._body
+
+
+def replay_responses(client: Any, calls: list[Callable[[], Any]]) -> None:
+    """Record ``client``'s real response to each call, then answer from the recording."""
+    recorded: dict[str, tuple[int, dict, bytes]] = {}
+
+    def keep(http_response, model, **_):
+        recorded[model.name] = (
+            http_response.status_code, dict(http_response.headers), http_response.content
+        )
+
+    client.meta.events.register("after-call.dynamodb", keep)
+    for fn in calls:
+        fn()
+    client.meta.events.unregister("after-call.dynamodb", keep)
+
+    def answer(request, **_):
+        target = request.headers["X-Amz-Target"]
+        target = target.decode() if isinstance(target, bytes) else target
+        status, headers, body = recorded[target.rsplit(".", 1)[1]]
+        return AWSResponse(request.url, status, headers, _Raw(body))
+
+    client.meta.events.register("before-send.dynamodb", answer)
+
+
 def cpu_per_call(fn: Callable[[], Any], calls: int, rounds: int) -> list[float]:
     for _ in range(3):
         fn()
@@ -103,6 +139,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--get-calls", type=int, default=100)
     parser.add_argument("--query-calls", type=int, default=8)
+    parser.add_argument("--no-http", action="store_true", help="replay recorded responses")
     args = parser.parse_args()
 
     proc, url = start_server()
@@ -155,6 +192,10 @@ def main() -> None:
 
         assert wire_get() == NATIVE_SCHEMA.from_item(plain_get())
         assert wire_query() == NATIVE_SCHEMA.from_items(plain_query())
+        if args.no_http:
+            replay_responses(boto, [boto_get, boto_query])
+            replay_responses(plain, [plain_get, plain_query])
+            replay_responses(fast, [wire_get, wire_query])
 
         cases = [
             ("get_item medium", args.get_calls, [
@@ -170,7 +211,8 @@ def main() -> None:
                 ("wire + Schema (pure)", lambda: wire_query(pure_schema)),
             ]),
         ]
-        print(f"client CPU per call, µs (median of {args.rounds} rounds; min-max)")
+        how = "HTTP send short-circuited" if args.no_http else "over HTTP"
+        print(f"client CPU per call, µs, {how} (median of {args.rounds} rounds; min-max)")
         for operation, calls, competitors in cases:
             print(f"\n{operation} ({calls} calls per round)")
             baseline = None

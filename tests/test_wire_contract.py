@@ -6,6 +6,7 @@ never mix their requests."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 from dynamo_bao import core, transport, wire
+from dynamo_bao.concurrency import run_in_thread
 from dynamo_bao.exceptions import ValidationError
 
 FIELDS = [("name", "string"), ("n", "integer"), ("blob", "binary"), ("tags", "string_set")]
@@ -283,6 +285,26 @@ def test_threads_sharing_a_client_do_not_mix_requests(client, plain, table, sche
             assert values == {"name": name, "n": n, "blob": bytes([n % 256, 0xFF]),
                               "tags": {"é", "b"}}
     assert plain.get_item(TableName=table, Key=key("w7-11"))["Item"] == av_item("w7-11", 711)
+
+
+def test_asyncio_tasks_sharing_a_client_do_not_mix_requests(client, table, schema):
+    async def one(i: int) -> dict:
+        name = f"task{i}"
+        await run_in_thread(put, client, table, name, i)
+        got = await run_in_thread(
+            wire.call, client, "GetItem", {"TableName": table, "Key": key(name)}, schema
+        )
+        return got["Item"]
+
+    async def many() -> list:
+        return await asyncio.gather(*(one(i) for i in range(24)))
+
+    for i, values in enumerate(asyncio.run(many())):
+        assert values == {"name": f"task{i}", "n": i, "blob": bytes([i, 0xFF]), "tags": {"é", "b"}}
+
+
+def test_the_installed_botocore_has_the_fast_path():
+    assert wire.AVAILABLE
 
 
 def test_a_client_with_parameter_validation_keeps_it(dynamodb_endpoint, plain, table, schema):

@@ -20,6 +20,9 @@ event hooks — so moto, OpenTelemetry and X-Ray keep working).
 
 Decisions:
 
+* botocore emits ``before-parse`` (with ``customized_response_dict``) from 1.35.16 on;
+  :data:`AVAILABLE` says whether the installed botocore has it, and :func:`install` refuses
+  older ones with a :class:`ConfigurationError` (the boto3 path is then the only one).
 * Only public botocore events are used (``before-call``, ``before-parse``), registered on the
   given client's own event system (never globally), once (``unique_id``), ours first for the
   body (so a caller's ``before-call`` handlers see what is sent) and last for the response (so
@@ -42,19 +45,34 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 import weakref
 from contextvars import ContextVar
 from typing import Any
 
+import botocore
 import botocore.exceptions as bexc
 from botocore import xform_name
 from botocore.config import Config
 
 from . import core, transport
 from .concurrency import DEFAULT_MAX_WORKERS
-from .exceptions import ValidationError
+from .exceptions import ConfigurationError, ValidationError
 
-__all__ = ["OPERATIONS", "DEFAULT_POOL_SIZE", "install", "call", "make_client"]
+__all__ = ["AVAILABLE", "MIN_BOTOCORE", "OPERATIONS", "DEFAULT_POOL_SIZE", "install", "call",
+           "make_client"]
+
+#: The first botocore that emits ``before-parse``.
+MIN_BOTOCORE = (1, 35, 16)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``(1, 36, 0)`` of ``"1.36.0"`` (or ``"1.36.0rc1"``): the leading digits of each part."""
+    return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split(".")[:3])
+
+
+#: Whether the installed botocore supports the fast path.
+AVAILABLE = _version(botocore.__version__) >= MIN_BOTOCORE
 
 #: The operations the fast path handles (the data plane).
 OPERATIONS = frozenset(
@@ -133,6 +151,11 @@ def install(client: Any) -> Any:
     """Register the fast path's handlers on ``client`` (idempotent); returns the client."""
     if client in _installed:
         return client
+    if not AVAILABLE:
+        raise ConfigurationError(
+            f"the fast wire path needs botocore >= {'.'.join(map(str, MIN_BOTOCORE))} "
+            f"(for its before-parse event); botocore {botocore.__version__} is installed"
+        )
     events = client.meta.events
     events.register_first("before-call.dynamodb", _put_body, unique_id=_BODY_HANDLER_ID)
     events.register_last("before-parse.dynamodb", _take_body, unique_id=_PARSE_HANDLER_ID)

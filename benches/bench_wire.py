@@ -57,13 +57,9 @@ def free_port() -> int:
 
 def start_server() -> tuple[subprocess.Popen, str]:
     port = free_port()
-    # HTTP/1.1 keep-alive, as DynamoDB has: werkzeug's default (HTTP/1.0, a new connection
-    # per request) would add a TCP connect to every call of every competitor.
-    code = (
-        "from werkzeug.serving import WSGIRequestHandler\n"
-        "WSGIRequestHandler.protocol_version = 'HTTP/1.1'\n"
-        f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
-    )
+    # werkzeug (moto's server) closes every connection, so each call of every competitor
+    # includes a TCP connect; DynamoDB keeps connections alive. --no-http leaves HTTP out.
+    code = f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
     proc = subprocess.Popen([sys.executable, "-c", code])
     url = f"http://127.0.0.1:{port}"
     probe = transport.make_client(endpoint_url=url)

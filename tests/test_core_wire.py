@@ -337,6 +337,7 @@ def test_decode_response_repeated_keys_keep_the_last():
         b'{"Responses": 1}',
         b'{"UnprocessedKeys": {"t": []}}',
         b'{"ConsumedCapacity": {"Table": 1}}',
+        b'{"Count": ' + b"1" * 5000 + b"}",  # beyond Python's int-from-text limit
     ],
 )
 def test_decode_response_refuses(body):

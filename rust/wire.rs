@@ -269,14 +269,43 @@ pub fn encode_request<'py>(params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
 // ------------------------------------------------------------------------------------------
 // JSON documents
 
-/// A parsed JSON value; strings without escapes borrow from the body.
+/// A parsed JSON value; strings without escapes borrow from the body. Containers are
+/// `(start, len)` ranges of their document's tapes, so a whole body is a few vectors instead
+/// of one allocation per object (most objects are one-entry AttributeValues).
 pub enum J<'a> {
     Null,
     Bool(bool),
     Num(&'a str),
     Str(Cow<'a, str>),
-    Arr(Vec<J<'a>>),
-    Obj(Vec<(Cow<'a, str>, J<'a>)>),
+    Arr(u32, u32),
+    Obj(u32, u32),
+}
+
+type Entry<'a> = (Cow<'a, str>, J<'a>);
+
+/// A parsed body: the top value and the tapes its containers point into.
+pub struct Doc<'a> {
+    root: J<'a>,
+    values: Vec<J<'a>>,
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Doc<'a> {
+    /// The entries of an object (empty for anything else).
+    fn entries(&self, j: &J<'_>) -> &[Entry<'a>] {
+        match *j {
+            J::Obj(start, len) => &self.entries[start as usize..(start + len) as usize],
+            _ => &[],
+        }
+    }
+
+    /// The values of an array (empty for anything else).
+    fn items(&self, j: &J<'_>) -> &[J<'a>] {
+        match *j {
+            J::Arr(start, len) => &self.values[start as usize..(start + len) as usize],
+            _ => &[],
+        }
+    }
 }
 
 /// Parser errors are boxed: results are moved at every level, so they stay small.
@@ -287,9 +316,11 @@ struct Parser<'a> {
     b: &'a [u8],
     i: usize,
     /// Entries of the containers being parsed, as a stack: each container collects its own
-    /// above the mark it took and moves them out at its end, into one exactly sized vector.
+    /// above the mark it took and moves them to the tape at its end, contiguous there.
+    value_stack: Vec<J<'a>>,
+    entry_stack: Vec<Entry<'a>>,
     values: Vec<J<'a>>,
-    entries: Vec<(Cow<'a, str>, J<'a>)>,
+    entries: Vec<Entry<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -470,19 +501,21 @@ impl<'a> Parser<'a> {
         self.ws();
         if self.b.get(self.i) == Some(&b']') {
             self.i += 1;
-            return Ok(J::Arr(Vec::new()));
+            return Ok(J::Arr(0, 0));
         }
-        let mark = self.values.len();
+        let mark = self.value_stack.len();
         loop {
             self.ws();
             let value = self.value(depth + 1)?;
-            self.values.push(value);
+            self.value_stack.push(value);
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    return Ok(J::Arr(self.values.drain(mark..).collect()));
+                    let start = tape_index(self.values.len())?;
+                    self.values.extend(self.value_stack.drain(mark..));
+                    return Ok(J::Arr(start, tape_index(self.values.len())? - start));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
@@ -495,9 +528,9 @@ impl<'a> Parser<'a> {
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(J::Obj(Vec::new()));
+            return Ok(J::Obj(0, 0));
         }
-        let mark = self.entries.len();
+        let mark = self.entry_stack.len();
         loop {
             self.ws();
             if self.b.get(self.i) != Some(&b'"') {
@@ -511,13 +544,15 @@ impl<'a> Parser<'a> {
             self.i += 1;
             self.ws();
             let value = self.value(depth + 1)?;
-            self.entries.push((key, value));
+            self.entry_stack.push((key, value));
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(J::Obj(self.entries.drain(mark..).collect()));
+                    let start = tape_index(self.entries.len())?;
+                    self.entries.extend(self.entry_stack.drain(mark..));
+                    return Ok(J::Obj(start, tape_index(self.entries.len())? - start));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -525,34 +560,44 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn parse_document(body: &[u8]) -> CoreResult<J<'_>> {
+fn tape_index(n: usize) -> PResult<u32> {
+    u32::try_from(n).map_err(|_| Box::new(bad("body is too large")))
+}
+
+fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
     let src = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
     let mut p = Parser {
         src,
         b: body,
         i: 0,
+        value_stack: Vec::new(),
+        entry_stack: Vec::new(),
         values: Vec::new(),
-        entries: Vec::new(),
+        entries: Vec::with_capacity(body.len() / 16),
     };
     p.ws();
-    let doc = p.value(1).map_err(|e| *e)?;
+    let root = p.value(1).map_err(|e| *e)?;
     p.ws();
     if p.i != body.len() {
         return Err(*p.err("extra data"));
     }
-    Ok(doc)
+    Ok(Doc {
+        root,
+        values: p.values,
+        entries: p.entries,
+    })
 }
 
 /// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
 /// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
 /// well-formed bodies).
-fn superseded(entries: &[(Cow<'_, str>, J<'_>)], i: usize) -> bool {
+fn superseded(entries: &[Entry<'_>], i: usize) -> bool {
     let key = &entries[i].0;
     entries[i + 1..].iter().any(|(k, _)| k == key)
 }
 
 /// The value the last entry with key `name` holds.
-fn member<'b, 'a>(entries: &'b [(Cow<'a, str>, J<'a>)], name: &str) -> Option<&'b J<'a>> {
+fn member<'b, 'a>(entries: &'b [Entry<'a>], name: &str) -> Option<&'b J<'a>> {
     entries
         .iter()
         .rev()
@@ -585,16 +630,17 @@ fn describe(j: &J<'_>) -> &'static str {
         J::Bool(_) => "a boolean",
         J::Num(_) => "a number",
         J::Str(_) => "a string",
-        J::Arr(_) => "an array",
-        J::Obj(_) => "an object",
+        J::Arr(..) => "an array",
+        J::Obj(..) => "an object",
     }
 }
 
 /// The `(tag, value)` of an AttributeValue object: one key (repeated keys: the last wins).
-fn av_entry<'b, 'a>(j: &'b J<'a>) -> CoreResult<(Tag, &'b J<'a>)> {
-    let J::Obj(entries) = j else {
+fn av_entry<'b, 'a>(d: &'b Doc<'a>, j: &J<'_>) -> CoreResult<(Tag, &'b J<'a>)> {
+    if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("not an AttributeValue: {}", describe(j))));
-    };
+    }
+    let entries = d.entries(j);
     let Some((key, value)) = entries.last() else {
         return Err(bad("not an AttributeValue: {}"));
     };
@@ -614,16 +660,17 @@ fn all_strings(items: &[J<'_>]) -> bool {
 }
 
 /// Checks an AttributeValue as the pure core's reader does, without making any object.
-fn check_av(j: &J<'_>, depth: usize) -> CoreResult<()> {
-    let (tag, v) = av_entry(j)?;
+fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
+    let (tag, v) = av_entry(d, j)?;
     match (tag, v) {
         (Tag::S | Tag::N, J::Str(_)) => Ok(()),
-        (Tag::M, J::Obj(entries)) => {
+        (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value());
             }
+            let entries = d.entries(v);
             for (i, (_, x)) in entries.iter().enumerate() {
-                if let Err(e) = check_av(x, depth + 1) {
+                if let Err(e) = check_av(d, x, depth + 1) {
                     if !superseded(entries, i) {
                         return Err(e);
                     }
@@ -631,16 +678,18 @@ fn check_av(j: &J<'_>, depth: usize) -> CoreResult<()> {
             }
             Ok(())
         }
-        (Tag::L, J::Arr(items)) => {
+        (Tag::L, J::Arr(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value());
             }
-            items.iter().try_for_each(|x| check_av(x, depth + 1))
+            d.items(v)
+                .iter()
+                .try_for_each(|x| check_av(d, x, depth + 1))
         }
         (Tag::Bool | Tag::Null, J::Bool(_)) => Ok(()),
         (Tag::B, J::Str(s)) => b64_decode(s).map(|_| ()),
-        (Tag::Ss | Tag::Ns, J::Arr(items)) if all_strings(items) => Ok(()),
-        (Tag::Bs, J::Arr(items)) => items.iter().try_for_each(|x| match x {
+        (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => Ok(()),
+        (Tag::Bs, J::Arr(..)) => d.items(v).iter().try_for_each(|x| match x {
             J::Str(s) => b64_decode(s).map(|_| ()),
             _ => Err(bad("BS value must be an array of strings")),
         }),
@@ -679,7 +728,7 @@ fn tag_key<'py>(py: Python<'py>, tag: Tag) -> &'py Bound<'py, PyString> {
 /// overrides is skipped, as the last entry is the one JSON readers keep.
 fn object_dict<'py, 'a>(
     py: Python<'py>,
-    entries: &[(Cow<'a, str>, J<'a>)],
+    entries: &[Entry<'a>],
     mut f: impl FnMut(&J<'a>) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new(py);
@@ -694,30 +743,37 @@ fn object_dict<'py, 'a>(
 }
 
 /// An AttributeValue as botocore returns it (`B`/`BS` decoded to bytes, `N` as text).
-fn av_dict<'py>(py: Python<'py>, j: &J<'_>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
-    let (tag, v) = av_entry(j)?;
+fn av_dict<'py>(
+    py: Python<'py>,
+    d: &Doc<'_>,
+    j: &J<'_>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (tag, v) = av_entry(d, j)?;
     let value: Bound<'py, PyAny> = match (tag, v) {
         (Tag::S | Tag::N, J::Str(s)) => py_str(py, s),
-        (Tag::M, J::Obj(entries)) => {
+        (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, entries, |x| av_dict(py, x, depth + 1))?.into_any()
+            object_dict(py, d.entries(v), |x| av_dict(py, d, x, depth + 1))?.into_any()
         }
-        (Tag::L, J::Arr(items)) => {
+        (Tag::L, J::Arr(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
+            let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(av_dict(py, x, depth + 1)?);
+                out.push(av_dict(py, d, x, depth + 1)?);
             }
             PyList::new(py, out)?.into_any()
         }
         (Tag::Bool | Tag::Null, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
         (Tag::B, J::Str(_)) => py_blob(py, v)?,
-        (Tag::Ss | Tag::Ns, J::Arr(items)) if all_strings(items) => {
-            let strs: Vec<Bound<'py, PyAny>> = items
+        (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => {
+            let strs: Vec<Bound<'py, PyAny>> = d
+                .items(v)
                 .iter()
                 .map(|x| match x {
                     J::Str(s) => py_str(py, s),
@@ -726,7 +782,8 @@ fn av_dict<'py>(py: Python<'py>, j: &J<'_>, depth: usize) -> PyResult<Bound<'py,
                 .collect();
             PyList::new(py, strs)?.into_any()
         }
-        (Tag::Bs, J::Arr(items)) => {
+        (Tag::Bs, J::Arr(..)) => {
+            let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
                 out.push(py_blob(py, x)?);
@@ -740,19 +797,20 @@ fn av_dict<'py>(py: Python<'py>, j: &J<'_>, depth: usize) -> PyResult<Bound<'py,
     Ok(d.into_any())
 }
 
-fn attr_map<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn attr_map<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Obj(entries) => Ok(object_dict(py, entries, |x| av_dict(py, x, 0))?.into_any()),
+        J::Obj(..) => Ok(object_dict(py, d.entries(j), |x| av_dict(py, d, x, 0))?.into_any()),
         _ => Err(bad("an item must be an object").into()),
     }
 }
 
-fn items_list<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn items_list<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Arr(items) => {
+        J::Arr(..) => {
+            let items = d.items(j);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(attr_map(py, x)?);
+                out.push(attr_map(py, d, x)?);
             }
             Ok(PyList::new(py, out)?.into_any())
         }
@@ -792,6 +850,7 @@ fn str_of<'b>(j: &'b J<'_>) -> &'b str {
 /// `from_attribute_value` gives it.
 fn av_value<'py>(
     py: Python<'py>,
+    d: &Doc<'_>,
     tag: Tag,
     v: &J<'_>,
     depth: usize,
@@ -801,39 +860,42 @@ fn av_value<'py>(
         (Tag::N, J::Str(s)) => n_value(py, s)?,
         (Tag::Bool, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
         (Tag::Null, _) => py.None().into_bound(py),
-        (Tag::M, J::Obj(entries)) => {
+        (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, entries, |x| {
-                let (t, y) = av_entry(x)?;
-                av_value(py, t, y, depth + 1)
+            object_dict(py, d.entries(v), |x| {
+                let (t, y) = av_entry(d, x)?;
+                av_value(py, d, t, y, depth + 1)
             })?
             .into_any()
         }
-        (Tag::L, J::Arr(items)) => {
+        (Tag::L, J::Arr(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
+            let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                let (t, y) = av_entry(x)?;
-                out.push(av_value(py, t, y, depth + 1)?);
+                let (t, y) = av_entry(d, x)?;
+                out.push(av_value(py, d, t, y, depth + 1)?);
             }
             PyList::new(py, out)?.into_any()
         }
         (Tag::B, _) => py_blob(py, v)?,
-        (Tag::Ss, J::Arr(items)) => {
-            PySet::new(py, items.iter().map(|x| py_str(py, str_of(x))))?.into_any()
+        (Tag::Ss, J::Arr(..)) => {
+            PySet::new(py, d.items(v).iter().map(|x| py_str(py, str_of(x))))?.into_any()
         }
-        (Tag::Ns, J::Arr(items)) => {
+        (Tag::Ns, J::Arr(..)) => {
+            let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
                 out.push(n_value(py, str_of(x))?);
             }
             PySet::new(py, out)?.into_any()
         }
-        (Tag::Bs, J::Arr(items)) => {
+        (Tag::Bs, J::Arr(..)) => {
+            let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
                 out.push(py_blob(py, x)?);
@@ -849,11 +911,12 @@ impl Schema {
     fn field_from_json<'py>(
         &self,
         py: Python<'py>,
+        d: &Doc<'_>,
         kind: FieldKind,
         j: &J<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        check_av(j, 0)?;
-        let (tag, v) = av_entry(j)?;
+        check_av(d, j, 0)?;
+        let (tag, v) = av_entry(d, j)?;
         if tag == Tag::Null {
             return Ok(py.None().into_bound(py));
         }
@@ -905,7 +968,7 @@ impl Schema {
             (FieldKind::StringSet, Tag::Ss, _)
             | (FieldKind::Map, Tag::M, _)
             | (FieldKind::List, Tag::L, _)
-            | (FieldKind::Any, _, _) => return av_value(py, tag, v, 0),
+            | (FieldKind::Any, _, _) => return av_value(py, d, tag, v, 0),
             _ => {}
         }
         Err(CoreError::validation(format!(
@@ -917,20 +980,26 @@ impl Schema {
     }
 
     /// `from_item` of an item given as a JSON object.
-    fn values_from_json<'py>(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
-        let J::Obj(entries) = j else {
+    fn values_from_json<'py>(
+        &self,
+        py: Python<'py>,
+        d: &Doc<'_>,
+        j: &J<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !matches!(j, J::Obj(..)) {
             return Err(bad("an item must be an object").into());
-        };
+        }
+        let entries = d.entries(j);
         let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
         let mut next = 0;
         for (n, (k, v)) in entries.iter().enumerate() {
             let result = match self.field_index(k, &mut next) {
                 Some(i) => self
-                    .field_from_json(py, self.fields[i].kind, v)
+                    .field_from_json(py, d, self.fields[i].kind, v)
                     .map(|x| slots[i] = Some(x))
                     .map_err(|e| self.field_error(py, e, i)),
                 // Attributes that are not fields (keys) are checked, not converted.
-                None => check_av(v, 0).map_err(PyErr::from),
+                None => check_av(d, v, 0).map_err(PyErr::from),
             };
             if let Err(e) = result {
                 if !superseded(entries, n) {
@@ -972,28 +1041,29 @@ enum Items<'s, 'py> {
 }
 
 impl<'py> Items<'_, 'py> {
-    fn item(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
         match self {
-            Items::Raw => attr_map(py, j),
-            Items::Native(s) => s.values_from_json(py, j),
-            Items::Other(s) => s.call_method1(intern!(py, "from_item"), (attr_map(py, j)?,)),
+            Items::Raw => attr_map(py, d, j),
+            Items::Native(s) => s.values_from_json(py, d, j),
+            Items::Other(s) => s.call_method1(intern!(py, "from_item"), (attr_map(py, d, j)?,)),
         }
     }
 
-    fn page(&self, py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn page(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
         match self {
-            Items::Raw => items_list(py, j),
+            Items::Raw => items_list(py, d, j),
             Items::Native(s) => {
-                let J::Arr(items) = j else {
+                if !matches!(j, J::Arr(..)) {
                     return Err(bad("a list of items must be an array").into());
-                };
+                }
+                let items = d.items(j);
                 let mut out = Vec::with_capacity(items.len());
                 for x in items {
-                    out.push(s.values_from_json(py, x)?);
+                    out.push(s.values_from_json(py, d, x)?);
                 }
                 Ok(PyList::new(py, out)?.into_any())
             }
-            Items::Other(s) => s.call_method1(intern!(py, "from_items"), (items_list(py, j)?,)),
+            Items::Other(s) => s.call_method1(intern!(py, "from_items"), (items_list(py, d, j)?,)),
         }
     }
 }
@@ -1016,7 +1086,7 @@ fn scalar<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
         J::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         J::Num(t) => py_number(py, t)?,
         J::Str(s) => py_str(py, s),
-        J::Arr(_) | J::Obj(_) => return Err(bad("expected a string, number or boolean").into()),
+        J::Arr(..) | J::Obj(..) => return Err(bad("expected a string, number or boolean").into()),
     })
 }
 
@@ -1075,13 +1145,15 @@ static WRITE_REQUEST_LIST: Shape = Shape::ListOf(&WRITE_REQUEST_SHAPE);
 /// botocore (with repeated keys, the last one counts).
 fn read_struct<'py>(
     py: Python<'py>,
+    d: &Doc<'_>,
     j: &J<'_>,
     members: &[(&str, Shape)],
     mut read: impl FnMut(&str, &Shape, &J<'_>) -> PyResult<Option<Bound<'py, PyAny>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let J::Obj(entries) = j else {
+    if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("expected an object, got {}", describe(j))).into());
-    };
+    }
+    let entries = d.entries(j);
     let out = PyDict::new(py);
     for (i, (k, v)) in entries.iter().enumerate() {
         let Some((name, shape)) = members.iter().find(|(m, _)| *m == k.as_ref()) else {
@@ -1104,29 +1176,35 @@ fn read_struct<'py>(
     Ok(out)
 }
 
-fn read_shape<'py>(py: Python<'py>, shape: &Shape, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn read_shape<'py>(
+    py: Python<'py>,
+    d: &Doc<'_>,
+    shape: &Shape,
+    j: &J<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
     match shape {
         Shape::Scalar => scalar(py, j),
-        Shape::AttrMap => attr_map(py, j),
-        Shape::Items => items_list(py, j),
+        Shape::AttrMap => attr_map(py, d, j),
+        Shape::Items => items_list(py, d, j),
         Shape::ListOf(member) => {
-            let J::Arr(items) = j else {
+            if !matches!(j, J::Arr(..)) {
                 return Err(bad(format!("expected an array, got {}", describe(j))).into());
-            };
+            }
+            let items = d.items(j);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(read_shape(py, member, x)?);
+                out.push(read_shape(py, d, member, x)?);
             }
             Ok(PyList::new(py, out)?.into_any())
         }
         Shape::MapOf(member) => {
-            let J::Obj(entries) = j else {
+            if !matches!(j, J::Obj(..)) {
                 return Err(bad(format!("expected an object, got {}", describe(j))).into());
-            };
-            Ok(object_dict(py, entries, |x| read_shape(py, member, x))?.into_any())
+            }
+            Ok(object_dict(py, d.entries(j), |x| read_shape(py, d, member, x))?.into_any())
         }
-        Shape::Struct(members) => Ok(read_struct(py, j, members, |_, shape, v| {
-            read_shape(py, shape, v).map(Some)
+        Shape::Struct(members) => Ok(read_struct(py, d, j, members, |_, shape, v| {
+            read_shape(py, d, shape, v).map(Some)
         })?
         .into_any()),
     }
@@ -1134,47 +1212,47 @@ fn read_shape<'py>(py: Python<'py>, shape: &Shape, j: &J<'_>) -> PyResult<Bound<
 
 fn top_member<'py>(
     py: Python<'py>,
+    d: &Doc<'_>,
     name: &str,
     v: &J<'_>,
     items: &Items<'_, 'py>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     Ok(Some(match name {
-        "Item" => items.item(py, v)?,
-        "Items" => items.page(py, v)?,
+        "Item" => items.item(py, d, v)?,
+        "Items" => items.page(py, d, v)?,
         "Count" | "ScannedCount" => scalar(py, v)?,
-        "LastEvaluatedKey" | "Attributes" => attr_map(py, v)?,
+        "LastEvaluatedKey" | "Attributes" => attr_map(py, d, v)?,
         "ConsumedCapacity" => match v {
-            J::Arr(_) => read_shape(py, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,
-            _ => read_shape(py, &CONSUMED_CAPACITY_SHAPE, v)?,
+            J::Arr(..) => read_shape(py, d, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,
+            _ => read_shape(py, d, &CONSUMED_CAPACITY_SHAPE, v)?,
         },
         "ItemCollectionMetrics" => {
-            let single = match v {
-                J::Obj(entries) => matches!(member(entries, "ItemCollectionKey"), Some(J::Obj(_))),
-                _ => false,
-            };
+            let single = matches!(member(d.entries(v), "ItemCollectionKey"), Some(J::Obj(..)));
             if single {
-                read_shape(py, &ITEM_COLLECTION_METRICS_SHAPE, v)?
+                read_shape(py, d, &ITEM_COLLECTION_METRICS_SHAPE, v)?
             } else {
-                read_shape(py, &Shape::MapOf(&ITEM_COLLECTION_METRICS_LIST), v)?
+                read_shape(py, d, &Shape::MapOf(&ITEM_COLLECTION_METRICS_LIST), v)?
             }
         }
         "Responses" => match v {
             // BatchGetItem: table -> items.
-            J::Obj(entries) => object_dict(py, entries, |x| items.page(py, x))?.into_any(),
+            J::Obj(..) => object_dict(py, d.entries(v), |x| items.page(py, d, x))?.into_any(),
             // TransactGetItems: [{"Item": ...}].
-            J::Arr(entries) => {
+            J::Arr(..) => {
+                let entries = d.items(v);
                 let mut out = Vec::with_capacity(entries.len());
                 for e in entries {
-                    let d =
-                        read_struct(py, e, &PUT_REQUEST, |_, _, x| items.item(py, x).map(Some))?;
-                    out.push(d.into_any());
+                    let response = read_struct(py, d, e, &PUT_REQUEST, |_, _, x| {
+                        items.item(py, d, x).map(Some)
+                    })?;
+                    out.push(response.into_any());
                 }
                 PyList::new(py, out)?.into_any()
             }
             _ => return Err(bad("Responses must be an object or an array").into()),
         },
-        "UnprocessedKeys" => read_shape(py, &Shape::MapOf(&KEYS_AND_ATTRIBUTES_SHAPE), v)?,
-        "UnprocessedItems" => read_shape(py, &Shape::MapOf(&WRITE_REQUEST_LIST), v)?,
+        "UnprocessedKeys" => read_shape(py, d, &Shape::MapOf(&KEYS_AND_ATTRIBUTES_SHAPE), v)?,
+        "UnprocessedItems" => read_shape(py, d, &Shape::MapOf(&WRITE_REQUEST_LIST), v)?,
         _ => return Ok(None),
     }))
 }
@@ -1234,10 +1312,10 @@ pub fn decode_response<'py>(
         (Some(_), Some(s)) => Items::Native(s),
         (Some(s), None) => Items::Other(s),
     };
-    if !matches!(doc, J::Obj(_)) {
+    if !matches!(doc.root, J::Obj(..)) {
         return Err(bad("body must be a JSON object").into());
     }
-    read_struct(py, &doc, &TOP_MEMBERS, |name, _, v| {
-        top_member(py, name, v, &items)
+    read_struct(py, &doc, &doc.root, &TOP_MEMBERS, |name, _, v| {
+        top_member(py, &doc, name, v, &items)
     })
 }

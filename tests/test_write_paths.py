@@ -299,6 +299,18 @@ def test_string_set_diffs(manager, tenant):
     assert saved(mine) == "ADD #tags :tags"
     assert set(note_item(manager, tenant, "n1")["tags"]["SS"]) == {"x", "y", "w"}
 
+    # in-place operators count as changes too (the set is compared with what was loaded)
+    mine = Note.find("n1")
+    mine.tags |= {"v"}
+    assert mine.changed_fields() == {"tags"}
+    assert saved(mine) == "ADD #tags :tags"
+    mine.tags -= {"x"}
+    assert saved(mine) == "DELETE #tags :tags"
+    mine.tags.add("u")
+    mine.tags.discard("u")  # back to what was loaded: nothing to send
+    assert not mine.has_changes()
+    assert set(note_item(manager, tenant, "n1")["tags"]["SS"]) == {"y", "w", "v"}
+
 
 def test_concurrent_increments_all_count(manager, tenant):
     Note.create({"note_id": "n1"})

@@ -311,7 +311,7 @@ class BaoModel(capacity.CapacityCarrier):
         # The core's dict is used as it is; only string sets are wrapped (absent means empty).
         instance._data = values
         for name in cls._set_fields:
-            values[name] = TrackedSet(instance, name, values.get(name, ()))
+            values[name] = TrackedSet(name, values.get(name, ()))
         instance._changes = set()
         instance._persisted = True
         return instance
@@ -319,7 +319,7 @@ class BaoModel(capacity.CapacityCarrier):
     def _tracked(self, field: Field, value: Any) -> Any:
         """String sets are held as sets that mark the field changed when mutated in place."""
         if isinstance(field, StringSetField) and isinstance(value, (set, frozenset)):
-            return TrackedSet(self, field.name, value)
+            return TrackedSet(field.name, value)
         return value
 
     def save(self, condition: Any = None) -> Any:
@@ -328,10 +328,10 @@ class BaoModel(capacity.CapacityCarrier):
         cls = type(self)
         if not self._persisted:
             stored = mutations.create_instance(self)
-        elif not self._changes:
+        elif not (pending := self._pending_changes()):
             return self
         else:
-            changes = {name: self._data.get(name) for name in self._changes}
+            changes = {name: self._data.get(name) for name in pending}
             # String sets send their diff against what this instance loaded (spec §4), so a
             # member someone else added meanwhile is not overwritten.
             bases = {
@@ -390,11 +390,21 @@ class BaoModel(capacity.CapacityCarrier):
             if name is not None
         }
 
+    def _pending_changes(self) -> set[str]:
+        """Fields assigned since the last load or save, and string sets changed in place."""
+        data = self._data
+        pending = set(self._changes)
+        for name in type(self)._set_fields:
+            members = data.get(name)
+            if isinstance(members, TrackedSet) and members != members.base:
+                pending.add(name)
+        return pending
+
     def has_changes(self) -> bool:
-        return bool(self._changes)
+        return bool(self._pending_changes())
 
     def changed_fields(self) -> frozenset[str]:
-        return frozenset(self._changes)
+        return frozenset(self._pending_changes())
 
     def to_dict(self) -> dict[str, Any]:
         """The field values that are set."""
@@ -414,56 +424,28 @@ class BaoModel(capacity.CapacityCarrier):
 
 
 class TrackedSet(set):
-    """The set a StringSetField holds: in-place changes (``add``, ``discard`` …) count as
-    changes of the field, so ``save()`` sends them. ``base`` holds the members as loaded (or
-    given), which ``save()`` diffs against."""
+    """The set a StringSetField holds. ``base`` holds the members as loaded (or given): the
+    instance finds in-place changes (``add``, ``discard``, ``|=`` …) by comparing the set with
+    its base, and ``save()`` sends the difference (ADD / DELETE), so members someone else
+    added meanwhile are not overwritten. The set keeps no reference to its instance: a cycle
+    per loaded instance would leave every page of instances to the garbage collector."""
 
-    __slots__ = ("_owner", "_field", "base")
+    __slots__ = ("_field", "base")
 
-    def __init__(self, owner: Any, field: str, members: Any = ()) -> None:
+    def __init__(self, field: str, members: Any = ()) -> None:
         super().__init__(members)
-        self._owner = owner
         self._field = field
         self.base = frozenset(self)
-
-    def _changed(self) -> None:
-        self._owner._changes.add(self._field)
 
     def add(self, member: Any) -> None:
         if not isinstance(member, str):
             raise ValidationError(f"{self._field}: members must be str", self._field)
-        if member not in self:
-            super().add(member)
-            self._changed()
-
-    def discard(self, member: Any) -> None:
-        if member in self:
-            super().discard(member)
-            self._changed()
-
-    def remove(self, member: Any) -> None:
-        super().remove(member)
-        self._changed()
-
-    def pop(self) -> Any:
-        member = super().pop()
-        self._changed()
-        return member
-
-    def clear(self) -> None:
-        if self:
-            super().clear()
-            self._changed()
+        super().add(member)
 
     def update(self, *others: Any) -> None:
         for other in others:
             for member in other:
                 self.add(member)
-
-    def difference_update(self, *others: Any) -> None:
-        for other in others:
-            for member in list(other):
-                self.discard(member)
 
     def __reduce__(self) -> Any:
         return (set, (list(self),))

@@ -2,9 +2,10 @@
 //! bodies read straight into what botocore's parser returns (or, with a `Schema`, into model
 //! values). Mirrors `dynamo_bao.core._pure_wire`, whose docstring records the decisions.
 //!
-//! A response is parsed into a small borrowed tree first (strings without escapes point into
-//! the body), with the GIL released for large bodies; Python objects are then made once, in
-//! the shape asked for, never as intermediate AttributeValue dicts on the schema path.
+//! A response is first parsed into a `Doc`: two flat tapes of values and object entries, with
+//! strings without escapes pointing into the body (no allocation per node), the GIL released
+//! for large bodies. Python objects are then made once, in the shape asked for, never as
+//! intermediate AttributeValue dicts on the schema path.
 
 use std::borrow::Cow;
 
@@ -1257,6 +1258,7 @@ fn top_member<'py>(
     }))
 }
 
+/// The output members read at the top (their shapes are `top_member`'s, by name).
 static TOP_MEMBERS: [(&str, Shape); 11] = [
     ("Item", Shape::Scalar),
     ("Items", Shape::Scalar),

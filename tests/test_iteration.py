@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 import dynamo_bao as bao
-from dynamo_bao import core, fields
+from dynamo_bao import core, fields, transport
 from dynamo_bao.exceptions import ConfigurationError, TenantRequiredError, ValidationError
 from dynamo_bao.iteration import CountResult
 
@@ -108,17 +108,21 @@ def _operations(requests) -> Counter:
 
 @contextlib.contextmanager
 def query_pages_of(client, size):
-    """Make every Query page hold at most ``size`` items (``Limit`` set through botocore's
-    parameter hook), so small tables still span several pages."""
+    """Make every Query page hold at most ``size`` items, so small tables still span several
+    pages. The ``Limit`` is set where the library hands a request to its transport, so it
+    holds on both wire paths (on the fast path botocore never sees the real parameters)."""
+    send = transport.send
 
-    def limit(params, **_):
-        params["Limit"] = min(size, params.get("Limit", size))
+    def limited(to, operation, params, schema=None):
+        if operation == "Query" and to is client:
+            params = {**params, "Limit": min(size, params.get("Limit", size))}
+        return send(to, operation, params, schema)
 
-    client.meta.events.register("before-parameter-build.dynamodb.Query", limit)
+    transport.send = limited
     try:
         yield
     finally:
-        client.meta.events.unregister("before-parameter-build.dynamodb.Query", limit)
+        transport.send = send
 
 
 def _ids(batches) -> list[str]:

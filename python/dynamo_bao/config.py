@@ -8,6 +8,7 @@ environment variables over defaults.
     "tenancy": {"enabled": True},
     "keys": {"float_encoding": "sortable"},     # or "dynamo-bao" for tables shared with JS
     "batch": {"require_batch_context": False, "coalesce_window_ms": 2},
+    "transport": {"wire": "fast"},              # or "boto3": botocore writes and reads bodies
     "models": [User, Post],                     # or a path to models.yaml / a folder of them
     "client": boto3_client,                     # optional: the caller's own client
 }
@@ -16,7 +17,13 @@ environment variables over defaults.
 Environment variables (used where the dict says nothing): ``DYNAMO_BAO_REGION``,
 ``DYNAMO_BAO_ENDPOINT_URL``, ``DYNAMO_BAO_TABLE`` (the CLI's too), ``DYNAMO_BAO_TENANCY_ENABLED``,
 ``DYNAMO_BAO_FLOAT_ENCODING``, ``DYNAMO_BAO_REQUIRE_BATCH_CONTEXT``,
-``DYNAMO_BAO_COALESCE_WINDOW_MS``, ``DYNAMO_BAO_MODELS``.
+``DYNAMO_BAO_COALESCE_WINDOW_MS``, ``DYNAMO_BAO_WIRE``, ``DYNAMO_BAO_MODELS``.
+
+``transport.wire`` picks who writes request bodies and reads response bodies: ``"fast"`` (the
+default) the core, through botocore event handlers on the manager's client
+(:mod:`dynamo_bao.wire`); ``"boto3"`` botocore itself. Both give the same results; boto3
+keeps credentials, signing, retries and HTTP either way. The choice belongs to the client: a
+client shared by several managers uses the fast path once one of them installed it.
 
 ``batch.require_batch_context`` makes reads (``find``, ``batch_find``,
 ``find_by_unique_constraint`` and what uses them) outside a batch context an error;
@@ -43,6 +50,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "tenancy": ("enabled",),
     "keys": ("float_encoding",),
     "batch": ("require_batch_context", "coalesce_window_ms"),
+    "transport": ("wire",),
 }
 _TOP_LEVEL = (*_SECTIONS, "models", "client")
 _ENV = {
@@ -53,6 +61,7 @@ _ENV = {
     ("keys", "float_encoding"): "DYNAMO_BAO_FLOAT_ENCODING",
     ("batch", "require_batch_context"): "DYNAMO_BAO_REQUIRE_BATCH_CONTEXT",
     ("batch", "coalesce_window_ms"): "DYNAMO_BAO_COALESCE_WINDOW_MS",
+    ("transport", "wire"): "DYNAMO_BAO_WIRE",
 }
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -69,6 +78,7 @@ class Config:
     float_encoding: str = "sortable"
     require_batch_context: bool = False
     coalesce_window_ms: float = 2.0
+    wire: str = "fast"
     models: Any = ()
     client: Any = None
 
@@ -130,6 +140,9 @@ def load_config(
             "batch.coalesce_window_ms must be a number of milliseconds from 0 to 1000, "
             f"got {values.get(('batch', 'coalesce_window_ms'))!r}"
         )
+    wire = values.get(("transport", "wire"), "fast")
+    if wire not in ("fast", "boto3"):
+        raise ConfigurationError(f"transport.wire must be 'fast' or 'boto3', not {wire!r}")
     models = config.get("models")
     if models is None:
         models = environ.get("DYNAMO_BAO_MODELS") or ()
@@ -143,6 +156,7 @@ def load_config(
             values.get(("batch", "require_batch_context"), False), "batch.require_batch_context"
         ),
         coalesce_window_ms=window,
+        wire=wire,
         models=models,
         client=config.get("client"),
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import relations, transport
+from . import relations, transport, wire
 from .config import Config, load_config
 from .exceptions import ConfigurationError
 from .model import BaoModel, compile_schema
@@ -36,9 +36,15 @@ class ModelManager:
 
     @property
     def client(self) -> Any:
-        """The boto3 low-level client every request goes through (the caller's, or our own)."""
+        """The boto3 low-level client every request goes through (the caller's, or our own),
+        with the fast wire path installed unless ``transport.wire`` is ``"boto3"``."""
         if self._client is None:
-            self._client = transport.make_client(self.config.region, self.config.endpoint_url)
+            client = transport.make_client(self.config.region, self.config.endpoint_url)
+            if self.config.wire == "fast":
+                wire.install(client)
+            self._client = client
+        elif self.config.wire == "fast" and not wire.installed(self._client):
+            wire.install(self._client)  # the caller's client: handlers on it, never global
         return self._client
 
     @property

@@ -84,10 +84,13 @@ def find(
         hit = context.lookup(manager, tenant, cls, primary_id)
         if hit is not batch.MISSING:
             return hit
-    key = cls._schema.key_from_id(primary_id, tenant)
-    response = transport.get_item(manager.client, manager.table_name, key, consistent=consistent)
-    item = response.get("Item")
-    result = ObjectNotFound(cls, primary_id) if item is None else instance_of(cls, item)
+    schema = cls._schema
+    key = schema.key_from_id(primary_id, tenant)
+    response = transport.get_item(
+        manager.client, manager.table_name, key, consistent=consistent, schema=schema
+    )
+    values = response.get("Item")
+    result = ObjectNotFound(cls, primary_id) if values is None else cls._from_stored(values)
     result._add_capacity(capacity.records(capacity.READ, response))
     if context is not None:
         context.remember(manager, tenant, cls, primary_id, result)
@@ -151,7 +154,8 @@ def batch_read(
     def read(chunk: list[dict]) -> tuple[list[dict], list[dict], BatchIncompleteError | None]:
         consumed: list[dict] = []
         try:
-            return transport.batch_get(client, table, chunk, consumed=consumed), consumed, None
+            found = transport.batch_get(client, table, chunk, consumed=consumed, schema=schema)
+            return found, consumed, None
         except BatchIncompleteError as err:
             return [], consumed, err
 
@@ -167,10 +171,12 @@ def batch_read(
         raise BatchIncompleteError(
             f"{len(unprocessed)} keys stayed unprocessed after retrying", unprocessed=unprocessed
         )
-    found = {
-        by_key[item["_pk"]["S"], item["_sk"]["S"]]: instance
-        for item, instance in zip(items, instances_of(cls, items), strict=True)
-    }
+    # The items come back as values, in any order: match them to the asked ids by their key.
+    from_stored = cls._from_stored
+    found = {}
+    for values in items:
+        key = schema.key(values, tenant)
+        found[by_key[key["_pk"]["S"], key["_sk"]["S"]]] = from_stored(values)
     return found, consumed
 
 
@@ -362,11 +368,14 @@ def _query(
 
     result = QueryResult()
     while True:
-        response = transport.query(manager.client, manager.table_name, **params)
+        response = transport.query(
+            manager.client, manager.table_name, schema=None if count_only else schema, **params
+        )
         result.consumed_capacity.append(response.get("ConsumedCapacity") or {})
         result.count += response.get("Count", 0)
         if not count_only:
-            result.items.extend(instances_of(cls, response.get("Items", [])))
+            from_stored = cls._from_stored
+            result.items.extend(from_stored(values) for values in response.get("Items", ()))
         last = response.get("LastEvaluatedKey")
         if last and count_only and limit is None:
             params["ExclusiveStartKey"] = last  # count every page

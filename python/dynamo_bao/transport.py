@@ -7,6 +7,13 @@ core, this module sends them) and gives one spot where botocore's exceptions bec
 Clients are boto3's low-level ``dynamodb`` client: items travel in AttributeValue form, which is
 what the core produces, so nothing is converted twice. Parameter validation is off because the core
 already builds well-formed requests and botocore's validation costs time on every call.
+
+Every data-plane request goes through :func:`send`, which picks the wire path per client: on a
+client with :mod:`dynamo_bao.wire` installed (``init_models`` installs it unless the config says
+``transport.wire = "boto3"`` / ``DYNAMO_BAO_WIRE=boto3``) the core writes the request body and
+reads the response body; otherwise botocore does both. Reads given a model ``schema`` return
+model value dicts in ``Item`` / ``Items`` / ``Responses`` on either path, so the layers above
+never see which one ran.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import botocore.session
 from botocore.config import Config
 
 from . import table as table_def
+from . import wire
 from .exceptions import BaoError, BatchIncompleteError, ConditionalError, ConfigurationError
 
 __all__ = [
@@ -109,7 +117,11 @@ def make_client(
     stall.
     ``config`` is merged over the defaults; other keyword arguments go to ``boto3 ... client()``.
     """
-    base = Config(parameter_validation=False, retries={"mode": "standard"})
+    base = Config(
+        parameter_validation=False,
+        retries={"mode": "standard"},
+        max_pool_connections=wire.DEFAULT_POOL_SIZE,
+    )
     if config is not None:
         base = base.merge(config)
     try:
@@ -405,10 +417,52 @@ def delete_table(client: Any, name: str, *, timeout: float = DEFAULT_TIMEOUT) ->
 # --------------------------------------------------------------------------- items
 
 
+_METHODS = {
+    "GetItem": "get_item",
+    "PutItem": "put_item",
+    "UpdateItem": "update_item",
+    "DeleteItem": "delete_item",
+    "Query": "query",
+    "Scan": "scan",
+    "BatchGetItem": "batch_get_item",
+    "BatchWriteItem": "batch_write_item",
+    "TransactWriteItems": "transact_write_items",
+}
+
+
+def send(client: Any, operation: str, params: dict[str, Any], schema: Any = None) -> dict:
+    """One data-plane request (``operation`` as DynamoDB names it) on the client's wire path.
+
+    With ``schema`` (a model's core Schema), ``Item``, ``Items`` and ``Responses[table]`` of
+    the response are that model's value dicts; otherwise AttributeValues, as botocore returns
+    them. botocore's exceptions propagate (callers translate them)."""
+    if wire.installed(client):
+        return wire.call(client, operation, params, schema)
+    response = getattr(client, _METHODS[operation])(**params)
+    if schema is not None:
+        _to_values(response, schema)
+    return response
+
+
+def _to_values(response: dict, schema: Any) -> None:
+    """botocore's AttributeValue items of a response as model values, in place."""
+    item = response.get("Item")
+    if item is not None:
+        response["Item"] = schema.from_item(item)
+    items = response.get("Items")
+    if items is not None:
+        response["Items"] = schema.from_items(items)
+    responses = response.get("Responses")
+    if isinstance(responses, dict):
+        for table, table_items in responses.items():
+            responses[table] = schema.from_items(table_items)
+
+
 def put_item(client: Any, table_name: str, item: dict[str, Any], **kw: Any) -> dict[str, Any]:
     """PutItem of an item in AttributeValue form; extra keyword arguments go to PutItem."""
     with aws_errors(f"writing to table {table_name!r}", table=table_name, client=client):
-        return _metered("write", client.put_item(TableName=table_name, Item=item, **kw))
+        response = send(client, "PutItem", {"TableName": table_name, "Item": item, **kw})
+    return _metered("write", response)
 
 
 def scan_items(
@@ -419,7 +473,7 @@ def scan_items(
     request: dict[str, Any] = {"TableName": table_name, "ConsistentRead": consistent_read, **kw}
     with aws_errors(f"scanning table {table_name!r}", table=table_name, client=client):
         while True:
-            page = client.scan(**request)
+            page = send(client, "Scan", request)
             items.extend(page.get("Items", []))
             last_key = page.get("LastEvaluatedKey")
             if not last_key:
@@ -475,20 +529,28 @@ def _metered(kind: str, response: dict) -> dict:
     return response
 
 
-def get_item(client: Any, table: str, key: dict, *, consistent: bool = False) -> dict:
-    """GetItem; the response (``Item`` absent when there is none)."""
+def get_item(
+    client: Any, table: str, key: dict, *, consistent: bool = False, schema: Any = None
+) -> dict:
+    """GetItem; the response (``Item`` absent when there is none; values with ``schema``)."""
+    params = {
+        "TableName": table,
+        "Key": key,
+        "ConsistentRead": consistent,
+        "ReturnConsumedCapacity": _CAPACITY,
+    }
     with aws_errors("reading an item", table=table):
-        response = client.get_item(
-            TableName=table, Key=key, ConsistentRead=consistent, ReturnConsumedCapacity=_CAPACITY
-        )
+        response = send(client, "GetItem", params, schema)
     return _metered("read", response)
 
 
 def update_item(client: Any, table: str, **params: Any) -> dict:
     """UpdateItem with the caller's expressions; a failed condition is ConditionalError."""
     with aws_errors("writing an item", table=table):
-        response = client.update_item(
-            TableName=table, ReturnConsumedCapacity=_CAPACITY, **params
+        response = send(
+            client,
+            "UpdateItem",
+            {"TableName": table, "ReturnConsumedCapacity": _CAPACITY, **params},
         )
     return _metered("write", response)
 
@@ -496,18 +558,25 @@ def update_item(client: Any, table: str, **params: Any) -> dict:
 def delete_item(client: Any, table: str, **params: Any) -> dict:
     """DeleteItem; a failed condition is ConditionalError."""
     with aws_errors("deleting an item", table=table):
-        response = client.delete_item(
-            TableName=table, ReturnConsumedCapacity=_CAPACITY, **params
+        response = send(
+            client,
+            "DeleteItem",
+            {"TableName": table, "ReturnConsumedCapacity": _CAPACITY, **params},
         )
     return _metered("write", response)
 
 
-def query(client: Any, table: str, **params: Any) -> dict:
-    """One Query request (one page). Querying an index the table lacks (an older table:
-    ``iter_index`` / ``iter_search_index`` came later) is a :class:`ConfigurationError`
-    saying how to add it."""
+def query(client: Any, table: str, *, schema: Any = None, **params: Any) -> dict:
+    """One Query request (one page; ``Items`` as values with ``schema``). Querying an index
+    the table lacks (an older table: ``iter_index`` / ``iter_search_index`` came later) is a
+    :class:`ConfigurationError` saying how to add it."""
     try:
-        response = client.query(TableName=table, ReturnConsumedCapacity=_CAPACITY, **params)
+        response = send(
+            client,
+            "Query",
+            {"TableName": table, "ReturnConsumedCapacity": _CAPACITY, **params},
+            schema,
+        )
     except bexc.ClientError as err:
         index = params.get("IndexName")
         if index and _is_missing_index(err):
@@ -535,8 +604,10 @@ def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[st
     """TransactWriteItems. Returns ``(response, None)``, or ``(None, reason codes)`` when the
     transaction was cancelled, so the caller can say which part failed."""
     try:
-        response = client.transact_write_items(
-            TransactItems=items, ReturnConsumedCapacity=_CAPACITY
+        response = send(
+            client,
+            "TransactWriteItems",
+            {"TransactItems": items, "ReturnConsumedCapacity": _CAPACITY},
         )
         return _metered("write", response), None
     except bexc.ClientError as err:
@@ -561,19 +632,23 @@ def batch_get(
     *,
     sleep: Callable | None = None,
     consumed: list | None = None,
+    schema: Any = None,
 ) -> list:
     """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys — and throttling
     that outlasted botocore's retries — are retried with jittered exponential backoff; what is
     still left raises :class:`BatchIncompleteError` carrying those keys — never silently
     dropped (DESIGN §6.7). Each response's ConsumedCapacity entries are appended to
-    ``consumed`` when it is given."""
+    ``consumed`` when it is given. With ``schema`` the items are that model's values."""
     items: list[dict] = []
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
         pending = {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
         for attempt in range(_BATCH_RETRIES + 1):
             try:
-                response = client.batch_get_item(
-                    RequestItems=pending, ReturnConsumedCapacity=_CAPACITY
+                response = send(
+                    client,
+                    "BatchGetItem",
+                    {"RequestItems": pending, "ReturnConsumedCapacity": _CAPACITY},
+                    schema,
                 )
             except bexc.ClientError as err:
                 if _error_code(err) not in _THROTTLING_CODES:

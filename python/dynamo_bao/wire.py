@@ -20,6 +20,13 @@ event hooks — so moto, OpenTelemetry and X-Ray keep working).
 
 Decisions:
 
+* A caller's handlers on the client still run on every event, but on the fast path botocore
+  only ever holds the routing parameters (``TableName``): a handler that changes request
+  parameters (``provide-client-params``, ``before-parameter-build``) no longer changes what is
+  sent, and one that reads them sees only the table. Handlers on the request
+  (``before-sign``, ``before-send``) see the real body; handlers on the response
+  (``after-call``) see the decoded result — with model values where a Schema decoded it.
+
 * botocore emits ``before-parse`` (with ``customized_response_dict``) from 1.35.16 on;
   :data:`AVAILABLE` says whether the installed botocore has it, and :func:`install` refuses
   older ones with a :class:`ConfigurationError` (the boto3 path is then the only one).
@@ -55,12 +62,12 @@ import botocore.exceptions as bexc
 from botocore import xform_name
 from botocore.config import Config
 
-from . import core, transport
+from . import core
 from .concurrency import DEFAULT_MAX_WORKERS
 from .exceptions import ConfigurationError, ValidationError
 
-__all__ = ["AVAILABLE", "MIN_BOTOCORE", "OPERATIONS", "DEFAULT_POOL_SIZE", "install", "call",
-           "make_client"]
+__all__ = ["AVAILABLE", "MIN_BOTOCORE", "OPERATIONS", "DEFAULT_POOL_SIZE", "install",
+           "installed", "call", "make_client"]
 
 #: The first botocore that emits ``before-parse``.
 MIN_BOTOCORE = (1, 35, 16)
@@ -163,6 +170,11 @@ def install(client: Any) -> Any:
     return client
 
 
+def installed(client: Any) -> bool:
+    """Whether :func:`install` registered the fast path on ``client``."""
+    return client in _installed
+
+
 def _routing_params(params: dict) -> dict:
     """The parameters DynamoDB's endpoint rules read, and nothing else."""
     routing: dict = {}
@@ -238,6 +250,8 @@ def make_client(
 ) -> Any:
     """A client from :func:`dynamo_bao.transport.make_client` with parameter validation off,
     ``max_pool_connections`` connections, and the fast path installed."""
+    from . import transport  # transport sends through this module: import it late
+
     base = Config(parameter_validation=False, max_pool_connections=max_pool_connections)
     if config is not None:
         base = base.merge(config)

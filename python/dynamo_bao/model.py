@@ -86,6 +86,7 @@ def _side(name: str) -> str | None:
 #: ``afind_by_email``, ``await user.aquery_posts()``.
 ASYNC_TWINS = (
     "create",
+    "batch_put",
     "update",
     "delete",
     "batch_find",
@@ -160,6 +161,13 @@ class BaoModel(capacity.CapacityCarrier):
         """Create an item (fails with ConditionalError if it exists or a unique value is
         taken) and return the stored instance."""
         return mutations.create(cls, dict(data or {}, **values))
+
+    @classmethod
+    def batch_put(cls, items: list[Any]) -> list[Any]:
+        """Write many new items at once (BatchWriteItem, 25 per request) and return them.
+        Unconditional — an existing item with the same key is replaced — and refused for
+        models with unique constraints; see :func:`dynamo_bao.mutations.batch_put`."""
+        return mutations.batch_put(cls, list(items))
 
     @classmethod
     def update(

@@ -11,14 +11,14 @@ from typing import Any
 
 from . import batch, capacity, clock, transport
 from .capacity import READ, WRITE
-from .exceptions import ConditionalError, ItemNotFoundError, ValidationError
+from .exceptions import ConditionalError, ConfigurationError, ItemNotFoundError, ValidationError
 from .expressions import ExpressionBuilder, parse_filter
 from .fields import CounterField, ModifiedDateField, StringField, StringSetField, VersionField
 from .query import ObjectNotFound, bound, instance_of, value_encoder
 from .search import SEARCH_TEXT_ATTRIBUTE, build_search_text
 from .unique import constrained_values, constraint_key, put_row
 
-__all__ = ["create", "create_instance", "create_request", "update", "delete"]
+__all__ = ["batch_put", "create", "create_instance", "create_request", "update", "delete"]
 
 
 def _check_required(instance: Any) -> None:
@@ -42,6 +42,47 @@ def _written(
 
 def create(cls: Any, data: dict[str, Any]) -> Any:
     return create_instance(cls(data))
+
+
+def batch_put(cls: Any, entries: list[Any]) -> list[Any]:
+    """Write many new items with BatchWriteItem (chunks of 25); returns the instances written.
+
+    For bulk loads: each entry is a dict of field values or an unsaved instance of ``cls``,
+    validated, defaulted and keyed exactly as ``create`` does, all before the first request.
+    Unlike ``create`` it is unconditional — an item with the same key is replaced — because
+    BatchWriteItem takes no conditions; for the same reason a model with unique constraints is
+    refused (its constraint rows need transactions). What DynamoDB leaves unprocessed is
+    retried; what stays unwritten raises BatchIncompleteError carrying those items."""
+    if cls.unique_constraints:
+        raise ConfigurationError(
+            f"{cls.__name__} has unique constraints, which batch_put cannot keep: use create"
+        )
+    manager, tenant = bound(cls)
+    instances = [entry if isinstance(entry, cls) else cls(entry) for entry in entries]
+    schema = cls._schema
+    items, seen = [], set()
+    for instance in instances:
+        if instance._persisted:
+            raise ValidationError(f"batch_put takes new {cls.__name__} items, not stored ones")
+        _check_required(instance)
+        item = schema.to_item(instance._data, tenant)
+        if cls.search_config:
+            text = build_search_text(cls.search_config, instance._data)
+            if text is not None:
+                item[SEARCH_TEXT_ATTRIBUTE] = {"S": text}
+        key = item["_pk"]["S"], item["_sk"]["S"]
+        if key in seen:  # DynamoDB refuses the whole request; say which item instead
+            raise ValidationError(f"batch_put got two items with the id {instance.primary_id}")
+        seen.add(key)
+        items.append(item)
+    consumed: list[dict] = []
+    transport.batch_write(manager.client, manager.table_name, items, consumed=consumed)
+    spent = capacity.shares(WRITE, consumed, len(instances))
+    for instance in instances:
+        instance._changes = set()
+        instance._persisted = True
+        _written(manager, tenant, instance, spent, instance.primary_id)
+    return instances
 
 
 def create_request(instance: Any, tenant: str | None) -> dict[str, Any]:

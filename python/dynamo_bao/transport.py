@@ -676,6 +676,63 @@ def batch_get(
     return items
 
 
+_BATCH_WRITE_LIMIT = 25
+
+
+def batch_write(
+    client: Any,
+    table: str,
+    items: list[dict],
+    *,
+    sleep: Callable | None = None,
+    consumed: list | None = None,
+) -> None:
+    """BatchWriteItem of PutRequests for any number of items (chunks of 25, DynamoDB's limit).
+    Unprocessed items — and throttling that outlasted botocore's retries — are retried with
+    jittered exponential backoff; what is still left raises :class:`BatchIncompleteError`
+    carrying those items (earlier chunks stay written: a batch write is not a transaction).
+    Each response's ConsumedCapacity entries are appended to ``consumed`` when given."""
+    for start in range(0, len(items), _BATCH_WRITE_LIMIT):
+        pending = {
+            table: [
+                {"PutRequest": {"Item": item}}
+                for item in items[start : start + _BATCH_WRITE_LIMIT]
+            ]
+        }
+        for attempt in range(_BATCH_RETRIES + 1):
+            try:
+                response = send(
+                    client,
+                    "BatchWriteItem",
+                    {"RequestItems": pending, "ReturnConsumedCapacity": _CAPACITY},
+                )
+            except bexc.ClientError as err:
+                if _error_code(err) not in _THROTTLING_CODES:
+                    raise translate_error(err, "writing a batch of items", table=table) from err
+                response = {"UnprocessedItems": pending}  # nothing was written: retry it all
+            except bexc.BotoCoreError as err:
+                raise translate_error(err, "writing a batch of items", table=table) from err
+            _metered("write", response)
+            if consumed is not None:
+                consumed.extend(
+                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
+                )
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            if attempt < _BATCH_RETRIES:
+                (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        if pending:
+            # What was never written: the chunk's leftovers and every later chunk.
+            left = [request["PutRequest"]["Item"] for request in pending[table]]
+            left += items[start + _BATCH_WRITE_LIMIT :]
+            raise BatchIncompleteError(
+                f"{len(left)} of {len(items)} items were not written: unprocessed after "
+                f"{_BATCH_RETRIES} retries (the others were; a batch write is not a transaction)",
+                unprocessed=left,
+            )
+
+
 def _as_list(consumed: Any) -> list:
     if not consumed:
         return []

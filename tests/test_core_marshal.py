@@ -1,10 +1,13 @@
 """Generic marshalling of the active core (DESIGN §4 rules)."""
 
 import enum
+import struct
 from collections import OrderedDict, namedtuple
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dynamo_bao import core
 from dynamo_bao.exceptions import ValidationError
@@ -183,3 +186,19 @@ def test_round_trip_of_a_medium_item():
     back = from_av(to_av(item))
     expected = dict(item, d=1.25)  # generic reading gives floats; DecimalField gives Decimal
     assert back == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=10**15 - 1),
+    st.integers(min_value=1, max_value=16),
+    st.booleans(),
+)
+def test_decimal_number_text_reads_as_the_nearest_double(mantissa, fraction, negative):
+    """``N`` text like ``97.25`` is read as exactly the double ``float(text)`` gives (the native
+    core has a one-pass path for up to 15 digits; longer texts take the full parser)."""
+    digits = str(mantissa).rjust(fraction + 1, "0")
+    text = ("-" if negative else "") + digits[:-fraction] + "." + digits[-fraction:]
+    value = from_av({"N": text})
+    assert isinstance(value, float)
+    assert struct.pack("<d", value) == struct.pack("<d", float(text))

@@ -1,12 +1,12 @@
 """Shared fixtures: one local DynamoDB endpoint per test session, clients and tables on it.
 
 Tests talk to a real server over HTTP: the embedded moto server by default, or the endpoint in
-``DYNAMO_BAO_TEST_ENDPOINT`` (e.g. a DynamoDB Local container) when that is set.
+``DYNAMO_BAO_TEST_ENDPOINT`` (e.g. a DynamoDB Local container) when that is set — both through
+``dynamo_bao.testing.plugin``, which pytest loads by its entry point.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +15,6 @@ import pytest
 
 from dynamo_bao import transport
 
-TEST_ENDPOINT_ENV = "DYNAMO_BAO_TEST_ENDPOINT"
-
 
 def unique_table_name(prefix: str = "bao-test") -> str:
     """A table name no other test (or earlier run against the same server) uses."""
@@ -24,16 +22,10 @@ def unique_table_name(prefix: str = "bao-test") -> str:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_endpoint() -> Iterator[str]:
-    """The endpoint URL every test talks to."""
-    configured = os.environ.get(TEST_ENDPOINT_ENV)
-    if configured:
-        yield configured
-        return
-    from dynamo_bao.local import local_dynamodb
-
-    with local_dynamodb() as url:
-        yield url
+def dynamodb_endpoint(bao_endpoint: str) -> str:
+    """The endpoint URL every test talks to: the pytest plugin's ``bao_endpoint`` (the embedded
+    server, or ``$DYNAMO_BAO_TEST_ENDPOINT``) — the suite runs on the fixtures users get."""
+    return bao_endpoint
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,10 @@ increments all land; batch reads lose nothing under injected UnprocessedKeys and
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 import dynamo_bao as bao
@@ -20,6 +18,7 @@ from dynamo_bao.exceptions import ValidationError
 from dynamo_bao.query import ObjectNotFound
 
 from .conftest import unique_table_name
+from .faults import error_response, throttled
 from .test_batch_context import calls, new_tenant
 
 
@@ -129,11 +128,7 @@ def test_a_failed_batch_fails_every_caller_waiting_on_it(manager):
         ids = seed(2)
 
         def refuse(request, **_):
-            body = json.dumps({
-                "__type": "com.amazonaws.dynamodb.v20120810#ValidationException",
-                "message": "injected",
-            }).encode()
-            return AWSResponse(request.url, 400, {"x-amzn-RequestId": "x"}, FaultyRaw(body))
+            return error_response(request, "ValidationException", "injected")
 
         async def handler():
             async with bao.batch_context():
@@ -347,23 +342,6 @@ def test_context_flows_into_the_worker_threads(manager):
 
 # ------------------------------------------------------------------------------------------
 # Fault injection: a client without botocore retries, so every throttle reaches our backoff.
-
-
-class FaultyRaw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_):
-        yield self._body
-
-
-def throttled(request, **_):
-    body = json.dumps({
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "The level of configured provisioned throughput for the table was exceeded.",
-    }).encode()
-    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault"}
-    return AWSResponse(request.url, 400, headers, FaultyRaw(body))
 
 
 class Faults:

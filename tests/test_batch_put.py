@@ -5,11 +5,9 @@ events), and nothing lost when DynamoDB keeps refusing."""
 from __future__ import annotations
 
 import asyncio
-import json
 from decimal import Decimal
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
 import dynamo_bao as bao
@@ -22,6 +20,7 @@ from dynamo_bao.exceptions import (
 )
 
 from .conftest import unique_table_name
+from .faults import throttled
 
 
 class Reading(bao.BaoModel):
@@ -43,23 +42,6 @@ class Badge(bao.BaoModel):
     code = fields.StringField(required=True)
     primary_key = bao.PrimaryKey("badge_id")
     unique_constraints = {"uniqueCode": bao.UniqueConstraint("code", "uc1")}
-
-
-class FakeRaw:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_):
-        yield self._body
-
-
-def throttled(request, **_):
-    body = json.dumps({
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "The level of configured provisioned throughput for the table was exceeded.",
-    }).encode()
-    headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault"}
-    return AWSResponse(request.url, 400, headers, FakeRaw(body))
 
 
 @pytest.fixture

@@ -625,6 +625,52 @@ def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[st
         raise translate_error(err, "writing a transaction") from err
 
 
+def _batch_until_done(
+    client: Any,
+    operation: str,
+    table: str,
+    pending: dict,
+    *,
+    unprocessed_member: str,
+    kind: str,
+    action: str,
+    sleep: Callable | None,
+    consumed: list | None,
+    schema: Any = None,
+    on_response: Callable[[dict], None] | None = None,
+) -> dict:
+    """Send one BatchGetItem / BatchWriteItem of ``pending`` and send again what DynamoDB left
+    unprocessed — also throttling that outlasted botocore's own retries — with jittered
+    exponential backoff. Returns what is still pending after the last retry (``{}`` when all
+    was done). Each response goes to ``on_response``; its ConsumedCapacity entries to
+    ``consumed`` when given."""
+    for attempt in range(_BATCH_RETRIES + 1):
+        try:
+            response = send(
+                client,
+                operation,
+                {"RequestItems": pending, "ReturnConsumedCapacity": _CAPACITY},
+                schema,
+            )
+        except bexc.ClientError as err:
+            if _error_code(err) not in _THROTTLING_CODES:
+                raise translate_error(err, action, table=table) from err
+            response = {unprocessed_member: pending}  # nothing was done: all of it again
+        except bexc.BotoCoreError as err:
+            raise translate_error(err, action, table=table) from err
+        _metered(kind, response)
+        if consumed is not None:
+            consumed.extend(entry for entry in _as_list(response.get("ConsumedCapacity")) if entry)
+        if on_response is not None:
+            on_response(response)
+        pending = response.get(unprocessed_member) or {}
+        if not pending:
+            return {}
+        if attempt < _BATCH_RETRIES:
+            (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+    return pending
+
+
 def batch_get(
     client: Any,
     table: str,
@@ -636,42 +682,35 @@ def batch_get(
 ) -> list:
     """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys — and throttling
     that outlasted botocore's retries — are retried with jittered exponential backoff; what is
-    still left raises :class:`BatchIncompleteError` carrying those keys — never silently
-    dropped (DESIGN §6.7). Each response's ConsumedCapacity entries are appended to
-    ``consumed`` when it is given. With ``schema`` the items are that model's values."""
+    still unread raises :class:`BatchIncompleteError` carrying those keys (and those of the
+    chunks not sent yet) — never silently dropped (DESIGN §6.7). Each response's
+    ConsumedCapacity entries are appended to ``consumed`` when it is given. With ``schema``
+    the items are that model's values."""
     items: list[dict] = []
+
+    def collect(response: dict) -> None:
+        items.extend(response.get("Responses", {}).get(table, []))
+
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
-        pending = {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}}
-        for attempt in range(_BATCH_RETRIES + 1):
-            try:
-                response = send(
-                    client,
-                    "BatchGetItem",
-                    {"RequestItems": pending, "ReturnConsumedCapacity": _CAPACITY},
-                    schema,
-                )
-            except bexc.ClientError as err:
-                if _error_code(err) not in _THROTTLING_CODES:
-                    raise translate_error(err, "reading a batch of items", table=table) from err
-                response = {"UnprocessedKeys": pending}  # nothing was read: retry it all
-            except bexc.BotoCoreError as err:
-                raise translate_error(err, "reading a batch of items", table=table) from err
-            _metered("read", response)
-            if consumed is not None:
-                consumed.extend(
-                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
-                )
-            items.extend(response.get("Responses", {}).get(table, []))
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-            if attempt < _BATCH_RETRIES:
-                (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-        if pending:
+        left = _batch_until_done(
+            client,
+            "BatchGetItem",
+            table,
+            {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}},
+            unprocessed_member="UnprocessedKeys",
+            kind="read",
+            action="reading a batch of items",
+            sleep=sleep,
+            consumed=consumed,
+            schema=schema,
+            on_response=collect,
+        )
+        if left:
+            unread = left[table]["Keys"] + keys[start + _BATCH_GET_LIMIT :]
             raise BatchIncompleteError(
-                f"{len(pending[table]['Keys'])} keys stayed unprocessed after "
+                f"{len(unread)} of {len(keys)} keys were not read: unprocessed after "
                 f"{_BATCH_RETRIES} retries",
-                unprocessed=pending[table]["Keys"],
+                unprocessed=unread,
             )
     return items
 
@@ -689,47 +728,30 @@ def batch_write(
 ) -> None:
     """BatchWriteItem of PutRequests for any number of items (chunks of 25, DynamoDB's limit).
     Unprocessed items — and throttling that outlasted botocore's retries — are retried with
-    jittered exponential backoff; what is still left raises :class:`BatchIncompleteError`
-    carrying those items (earlier chunks stay written: a batch write is not a transaction).
-    Each response's ConsumedCapacity entries are appended to ``consumed`` when given."""
+    jittered exponential backoff; what is still unwritten raises :class:`BatchIncompleteError`
+    carrying those items (and those of the chunks not sent yet; earlier chunks stay written:
+    a batch write is not a transaction). Each response's ConsumedCapacity entries are appended
+    to ``consumed`` when given."""
     for start in range(0, len(items), _BATCH_WRITE_LIMIT):
-        pending = {
-            table: [
-                {"PutRequest": {"Item": item}}
-                for item in items[start : start + _BATCH_WRITE_LIMIT]
-            ]
-        }
-        for attempt in range(_BATCH_RETRIES + 1):
-            try:
-                response = send(
-                    client,
-                    "BatchWriteItem",
-                    {"RequestItems": pending, "ReturnConsumedCapacity": _CAPACITY},
-                )
-            except bexc.ClientError as err:
-                if _error_code(err) not in _THROTTLING_CODES:
-                    raise translate_error(err, "writing a batch of items", table=table) from err
-                response = {"UnprocessedItems": pending}  # nothing was written: retry it all
-            except bexc.BotoCoreError as err:
-                raise translate_error(err, "writing a batch of items", table=table) from err
-            _metered("write", response)
-            if consumed is not None:
-                consumed.extend(
-                    entry for entry in _as_list(response.get("ConsumedCapacity")) if entry
-                )
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            if attempt < _BATCH_RETRIES:
-                (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-        if pending:
-            # What was never written: the chunk's leftovers and every later chunk.
-            left = [request["PutRequest"]["Item"] for request in pending[table]]
-            left += items[start + _BATCH_WRITE_LIMIT :]
+        chunk = items[start : start + _BATCH_WRITE_LIMIT]
+        left = _batch_until_done(
+            client,
+            "BatchWriteItem",
+            table,
+            {table: [{"PutRequest": {"Item": item}} for item in chunk]},
+            unprocessed_member="UnprocessedItems",
+            kind="write",
+            action="writing a batch of items",
+            sleep=sleep,
+            consumed=consumed,
+        )
+        if left:
+            unwritten = [request["PutRequest"]["Item"] for request in left[table]]
+            unwritten += items[start + _BATCH_WRITE_LIMIT :]
             raise BatchIncompleteError(
-                f"{len(left)} of {len(items)} items were not written: unprocessed after "
+                f"{len(unwritten)} of {len(items)} items were not written: unprocessed after "
                 f"{_BATCH_RETRIES} retries (the others were; a batch write is not a transaction)",
-                unprocessed=left,
+                unprocessed=unwritten,
             )
 
 

@@ -7,9 +7,14 @@ never mix their requests."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import re
 import threading
+import zlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions as bexc
@@ -349,3 +354,215 @@ def test_an_undecodable_success_body_is_a_validation_error(client, table):
     client.meta.events.register("before-send.dynamodb.GetItem", garbage)
     with pytest.raises(ValidationError):
         wire.call(client, "GetItem", {"TableName": table, "Key": key("x")})
+
+
+# ------------------------------------------------------------------------------------------
+# More of what the fast path relies on, pinned one promise at a time, so that a botocore
+# release that changes one of them fails here with a name, not somewhere in the suite.
+
+
+def test_the_botocore_under_test_is_the_expected_one():
+    """``.ci/contract-botocore`` runs this file against the oldest botocore the package
+    declares and sets ``DYNAMO_BAO_EXPECT_BOTOCORE``: the run must really use that one."""
+    import boto3
+    import botocore
+
+    expected = os.environ.get("DYNAMO_BAO_EXPECT_BOTOCORE")
+    if not expected:
+        pytest.skip("DYNAMO_BAO_EXPECT_BOTOCORE not set: the installed botocore is the one")
+    assert botocore.__version__ == expected
+    assert boto3.__version__ == expected  # boto3 and botocore release in lockstep
+    assert wire.AVAILABLE
+
+
+def test_the_declared_floor_is_the_fast_paths():
+    """pyproject's botocore/boto3 floors are wire.MIN_BOTOCORE: the oldest botocore a user can
+    install is one the fast path works on (and the one ``.ci/contract-botocore`` tests)."""
+    text = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    floor = ".".join(map(str, wire.MIN_BOTOCORE))
+    for package in ("boto3", "botocore"):
+        assert re.search(rf'"{package}>={re.escape(floor)}"', text), package
+
+
+def test_handler_arguments_by_name(client, table):
+    """botocore passes event arguments by keyword: the names the handlers take must exist."""
+    seen: dict = {}
+
+    def record(event_name, **kwargs):
+        seen.setdefault(event_name.split(".")[0], set(kwargs))
+
+    client.meta.events.register("before-call.dynamodb.GetItem", record)
+    client.meta.events.register("before-parse.dynamodb.GetItem", record)
+    wire.call(client, "GetItem", {"TableName": table, "Key": key("x")})
+    assert {"params", "model", "context"} <= seen["before-call"]
+    assert {"operation_model", "response_dict", "customized_response_dict"} <= seen[
+        "before-parse"]
+
+
+def test_before_call_params_is_the_request_dict_that_is_sent(plain, table):
+    """The ``params`` of before-call is botocore's request dict (``body``, ``headers``,
+    ``url_path``, ``context``), and what a handler puts in its ``body`` is what is sent."""
+    captured: list = []
+
+    def swap(params, **_):
+        assert {"body", "headers", "url_path", "context", "method"} <= set(params)
+        assert isinstance(params["body"], bytes)
+        params["body"] = core.encode_request({"TableName": table, "Item": av_item("dict")})
+
+    plain.meta.events.register("before-call.dynamodb.PutItem", swap)
+    plain.meta.events.register("before-send.dynamodb.PutItem",
+                               lambda request, **_: captured.append(request.body))
+    plain.put_item(TableName=table, Item=av_item("ignored"))
+    assert json.loads(captured[0])["Item"]["name"] == {"S": "dict"}
+    assert "Item" in plain.get_item(TableName=table, Key=key("dict"))
+    assert "Item" not in plain.get_item(TableName=table, Key=key("ignored"))
+
+
+def test_customized_response_dict_members_are_kept(plain, table):
+    """What a before-parse handler puts in ``customized_response_dict`` is in the result, over
+    what botocore parsed; an empty body parses to nothing but ResponseMetadata."""
+    plain.put_item(TableName=table, Item=av_item("custom"))
+
+    def customize(response_dict, customized_response_dict, **_):
+        response_dict["body"] = b"{}"
+        customized_response_dict.update({"Item": "ours", "Extra": [1, 2]})
+
+    plain.meta.events.register("before-parse.dynamodb.GetItem", customize)
+    got = plain.get_item(TableName=table, Key=key("custom"))
+    assert set(got) == {"Item", "Extra", "ResponseMetadata"}
+    assert got["Item"] == "ours" and got["Extra"] == [1, 2]
+    assert got["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_retries_do_not_emit_before_call_again(client, table):
+    """One before-call per call, one before-sign/before-send/before-parse per attempt: every
+    attempt is rebuilt from the request dict before-call saw, so the core's body put there
+    once is re-sent (ours claims only the first before-call of a call)."""
+    counts = {"before-call": 0, "before-sign": 0, "before-send": 0, "before-parse": 0}
+
+    def count(event_name, **_):
+        counts[event_name.split(".")[0]] += 1
+
+    for event in counts:
+        client.meta.events.register(f"{event}.dynamodb.PutItem", count)
+    attempts: list = []
+
+    def throttle_once(request, **_):
+        attempts.append(request.body)
+        return throttled(request) if len(attempts) == 1 else None
+
+    client.meta.events.register("before-send.dynamodb.PutItem", throttle_once)
+    params = {"TableName": table, "Item": av_item("once", 2)}
+    put(client, table, "once", 2)
+    assert counts == {"before-call": 1, "before-sign": 2, "before-send": 2, "before-parse": 2}
+    assert attempts == [core.encode_request(params)] * 2
+
+
+def test_event_handlers_run_on_the_calling_thread(client, table):
+    """botocore emits a call's events on the thread that made it: the per-call state lives in
+    a context variable, which only works if that stays so."""
+    threads: list = []
+    for event in ("before-call", "before-sign", "before-send", "before-parse", "after-call"):
+        client.meta.events.register(f"{event}.dynamodb.GetItem",
+                                    lambda **_: threads.append(threading.get_ident()))
+
+    def get() -> int:
+        wire.call(client, "GetItem", {"TableName": table, "Key": key("x")})
+        return threading.get_ident()
+
+    with ThreadPoolExecutor(1) as pool:
+        caller = pool.submit(get).result()
+    assert threads and set(threads) == {caller}
+
+
+def test_register_first_and_last_order_regardless_of_registration_time(plain, table):
+    """``register_first`` runs before handlers registered earlier, ``register_last`` after
+    ones registered later: a caller's before-call sees the core's body, a caller's
+    before-parse the raw body, whenever the fast path was installed."""
+    bodies: list = []
+    raw: list = []
+    plain.meta.events.register("before-call.dynamodb.PutItem",
+                               lambda params, **_: bodies.append(params["body"]))
+    wire.install(plain)
+    plain.meta.events.register("before-parse.dynamodb.GetItem",
+                               lambda response_dict, **_: raw.append(response_dict["body"]))
+    params = {"TableName": table, "Item": av_item("ordered")}
+    wire.call(plain, "PutItem", params)
+    got = wire.call(plain, "GetItem", {"TableName": table, "Key": key("ordered")})
+    assert bodies == [core.encode_request(params)]
+    assert json.loads(raw[0])["Item"] == av_item_json("ordered")
+    assert got["Item"] == av_item("ordered")
+
+
+def av_item_json(name: str, n: int = 1) -> dict:
+    """``av_item`` as DynamoDB's JSON has it (binary as base64)."""
+    item = av_item(name, n)
+    item["blob"] = {"B": base64.b64encode(item["blob"]["B"]).decode()}
+    return item
+
+
+def test_unique_id_registers_a_handler_once(plain):
+    calls: list = []
+    for _ in range(3):
+        plain.meta.events.register_first("contract-test.dynamodb",
+                                         lambda **_: calls.append(1), unique_id="contract-once")
+    plain.meta.events.emit("contract-test.dynamodb.GetItem")
+    assert calls == [1]
+
+
+def test_more_specific_event_names_run_first(plain):
+    """botocore orders handlers by how specific their event name is, then first/middle/last
+    within one name: why ``install`` registers where it does."""
+    order: list = []
+    events = plain.meta.events
+    events.register_last("contract-order", lambda **_: order.append("bare last"))
+    events.register_first("contract-order.dynamodb", lambda **_: order.append("service first"))
+    events.register("contract-order.dynamodb.GetItem", lambda **_: order.append("operation"))
+    events.register_first("contract-order.dynamodb.GetItem",
+                          lambda **_: order.append("operation first"))
+    events.register("contract-order", lambda **_: order.append("bare"))
+    events.emit("contract-order.dynamodb.GetItem")
+    assert order == ["operation first", "operation", "service first", "bare", "bare last"]
+
+
+def _crc32(body: bytes) -> str:
+    return str(zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def test_the_crc32_check_reads_the_bytes_received(client, table):
+    """botocore checks DynamoDB's x-amz-crc32 against the bytes it received, not against the
+    body handed to its parser (which the fast path replaces with ``{}``)."""
+    put(client, table, "crc", 9)
+    body = json.dumps({"Item": av_item_json("crc", 9)}).encode()
+
+    def answer(request, **_):
+        headers = {"x-amzn-requestid": "crc", "x-amz-crc32": _crc32(body)}
+        return AWSResponse(request.url, 200, headers, _Raw(body))
+
+    client.meta.events.register("before-send.dynamodb.GetItem", answer)
+    got = wire.call(client, "GetItem", {"TableName": table, "Key": key("crc")})
+    assert got["ResponseMetadata"]["RetryAttempts"] == 0
+    assert got["Item"] == av_item("crc", 9)
+
+
+def test_a_corrupted_success_body_is_retried_as_by_botocore(client, plain, table):
+    """A 2xx body that does not match its x-amz-crc32 is retried by botocore; the fast path
+    must leave that to it (not fail decoding the damaged bytes first)."""
+    put(client, table, "damaged", 5)
+    good = json.dumps({"Item": av_item_json("damaged", 5)}).encode()
+    answers: list = []
+
+    def damage_first(request, **_):
+        answers.append(1)
+        if len(answers) == 1:
+            headers = {"x-amzn-requestid": "bad", "x-amz-crc32": _crc32(good)}
+            return AWSResponse(request.url, 200, headers, _Raw(good[: len(good) // 2]))
+        return None
+
+    for each in (client, plain):
+        answers.clear()
+        each.meta.events.register("before-send.dynamodb.GetItem", damage_first)
+        got = wire.call(each, "GetItem", {"TableName": table, "Key": key("damaged")}) \
+            if each is client else each.get_item(TableName=table, Key=key("damaged"))
+        assert got["ResponseMetadata"]["RetryAttempts"] == 1
+        assert got["Item"] == av_item("damaged", 5)

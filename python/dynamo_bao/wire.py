@@ -33,7 +33,12 @@ Decisions:
 * Only public botocore events are used (``before-call``, ``before-parse``), registered on the
   given client's own event system (never globally), once (``unique_id``), ours first for the
   body (so a caller's ``before-call`` handlers see what is sent) and last for the response (so
-  a caller's ``before-parse`` handlers see the real body).
+  a caller's ``before-parse`` handlers see the real body). botocore runs a more specific event
+  name's handlers before a less specific one's, whatever ``register_first``/``_last`` say, so
+  the body handler is on each operation's own name (``before-call.dynamodb.GetItem``) and the
+  response handler on the bare ``before-parse``.
+* A 2xx body the core cannot decode is a :class:`ValidationError`, unless it fails the
+  ``x-amz-crc32`` DynamoDB sent: then it is left to botocore, whose checksum check retries it.
 * The state of one call lives in a context variable set around the client call: botocore emits
   every event of a call on the calling thread, so threads and asyncio tasks sharing one client
   never see each other's state. A call is claimed by the first ``before-call`` of the same
@@ -54,6 +59,7 @@ from __future__ import annotations
 
 import re
 import weakref
+import zlib
 from contextvars import ContextVar
 from typing import Any
 
@@ -150,8 +156,23 @@ def _take_body(
         return
     if not 200 <= response_dict["status_code"] < 300:
         return  # errors: botocore's parser, exceptions and retries as usual
-    customized_response_dict.update(core.decode_response(response_dict["body"], current.schema))
+    body = response_dict["body"]
+    try:
+        decoded = core.decode_response(body, current.schema)
+    except ValidationError:
+        if _damaged(response_dict["headers"], body):
+            return  # botocore retries a body that fails DynamoDB's x-amz-crc32: let it
+        raise
+    customized_response_dict.update(decoded)
     response_dict["body"] = _EMPTY_BODY
+
+
+def _damaged(headers: Any, body: bytes) -> bool:
+    """Whether ``body`` fails the x-amz-crc32 DynamoDB sent with it (checked only when the
+    core could not decode it: an intact body costs nothing, and a damaged one that happened
+    to decode is retried by botocore's own check anyway)."""
+    expected = headers.get("x-amz-crc32")
+    return expected is not None and str(zlib.crc32(body) & 0xFFFFFFFF) != str(expected)
 
 
 def install(client: Any) -> Any:
@@ -164,8 +185,13 @@ def install(client: Any) -> Any:
             f"(for its before-parse event); botocore {botocore.__version__} is installed"
         )
     events = client.meta.events
-    events.register_first("before-call.dynamodb", _put_body, unique_id=_BODY_HANDLER_ID)
-    events.register_last("before-parse.dynamodb", _take_body, unique_id=_PARSE_HANDLER_ID)
+    # botocore runs the handlers of a more specific event name first (register_first/_last
+    # only order one name's handlers): ours go on the most specific name for the body and
+    # the least specific one for the response, to be first and last among all.
+    for operation in OPERATIONS:
+        events.register_first(f"before-call.dynamodb.{operation}", _put_body,
+                              unique_id=f"{_BODY_HANDLER_ID}.{operation}")
+    events.register_last("before-parse", _take_body, unique_id=_PARSE_HANDLER_ID)
     _installed.add(client)
     return client
 

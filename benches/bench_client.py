@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import logging
 import os
 import pstats
@@ -139,10 +140,79 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, str]:
+def serve_keep_alive(port: int) -> None:
+    """moto's DynamoDB app behind a small HTTP/1.1 server that keeps connections open.
+
+    moto's own server (werkzeug) sends ``Connection: close`` on every response, so every call
+    of every contestant would include a TCP connect and a new connection object; DynamoDB keeps
+    connections alive, and so does this (``--connection-close`` uses moto's server instead).
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def handle_request(self) -> None:
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            environ = {
+                "REQUEST_METHOD": self.command,
+                "SCRIPT_NAME": "",
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(length),
+                "SERVER_NAME": "127.0.0.1",
+                "SERVER_PORT": str(port),
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "REMOTE_ADDR": self.client_address[0],
+                "wsgi.version": (1, 0),
+                "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(self.rfile.read(length)),
+                "wsgi.errors": sys.stderr,
+                "wsgi.multithread": True,
+                "wsgi.multiprocess": False,
+                "wsgi.run_once": False,
+            }
+            for name, value in self.headers.items():
+                key = "HTTP_" + name.upper().replace("-", "_")
+                if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                    environ[key] = value
+            started: list = []
+
+            def start_response(status, headers, exc_info=None):
+                started[:] = [status, headers]
+
+            body = b"".join(app(environ, start_response))
+            status, headers = started
+            self.send_response_only(int(status.split()[0]), status.partition(" ")[2])
+            for name, value in headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_request
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def start_server(keep_alive: bool = True) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    code = f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    if keep_alive:
+        command = [sys.executable, os.path.abspath(__file__), "--serve", str(port)]
+    else:
+        code = f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
+        command = [sys.executable, "-c", code]
+    proc = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
     probe = transport.make_client(endpoint_url=url)
     deadline = time.monotonic() + 30
@@ -789,35 +859,41 @@ def spreads(samples: dict[str, dict[str, list[float]]]) -> str:
 # --------------------------------------------------------------------------------------------
 # Where the single-item path's time goes
 
-CATEGORIES = [
-    # (category, substrings of "file:function" that select it), first match wins
-    ("botocore signing (auth, signers)", ("botocore/auth.py", "botocore/signers.py",
-                                          "botocore/credentials.py", "hmac", "_hashlib")),
-    ("botocore endpoint resolution", ("botocore/regions.py", "botocore/endpoint_provider.py")),
-    ("botocore event system (hooks)", ("botocore/hooks.py",)),
-    ("botocore retries", ("botocore/retries/", "botocore/retryhandler.py")),
-    ("botocore parse/serialize/validate", ("botocore/parsers.py", "botocore/serialize.py",
-                                           "botocore/validate.py")),
-    ("botocore HTTP layer (awsrequest, httpsession, endpoint)", (
-        "botocore/awsrequest.py", "botocore/httpsession.py", "botocore/endpoint.py")),
-    ("botocore other (client, model, context, utils…)", ("botocore/",)),
-    ("urllib3 + http.client + socket", ("urllib3/", "http/client.py", "socket", "select",
-                                        "selectors.py", "email/", "ssl")),
-    ("dynamo-bao wire.py + transport.py", ("dynamo_bao/wire.py", "dynamo_bao/transport.py")),
-    ("dynamo-bao Rust core", ("dynamo_bao._native", "builtins.Schema", "'Schema'")),
-    ("dynamo-bao model layer (model, query, mutations, …)", ("dynamo_bao/",)),
+#: Parts of one call, each the cumulative CPU time of the functions named (``file``, function
+#: name); they do not nest in one another. What is left of botocore's ``_make_api_call`` is
+#: "botocore, the rest"; what is outside it is the library's own Python around the request.
+PARTS = [
+    ("HTTP: urllib3 + http.client + socket (send, read, headers)", [
+        ("botocore/httpsession.py", "send")]),
+    ("SigV4 signing (botocore auth/signers)", [("botocore/signers.py", "sign")]),
+    ("endpoint resolution (botocore endpoint rules)", [
+        ("botocore/client.py", "_resolve_endpoint_ruleset")]),
+    ("request object: AWSRequest prepare, headers (botocore)", [
+        ("botocore/endpoint.py", "prepare_request")]),
+    ("core: response body to model values (wire before-parse)", [
+        ("dynamo_bao/wire.py", "_take_body")]),
+    ("core: request body (encode_request)", [("~", "encode_request")]),
+    ("botocore response parser (on '{}')", [("botocore/parsers.py", "parse")]),
+    ("botocore retry checks", [("botocore/retries/standard.py", "needs_retry"),
+                               ("botocore/retryhandler.py", "__call__")]),
 ]
 
 
-def categorise(file_and_function: str) -> str:
-    for category, needles in CATEGORIES:
-        if any(needle in file_and_function for needle in needles):
-            return category
-    return "other (stdlib: logging, contextvars, datetime, …)"
+def _cumulative(stats: pstats.Stats, file_suffix: str, function: str) -> float:
+    total = 0.0
+    for (file, _, name), (_, _, _, cumtime, _) in stats.stats.items():
+        if name == function and file.endswith(file_suffix):
+            total += cumtime
+        elif file_suffix == "~" and file == "~" and function in name:
+            total += cumtime
+    return total
 
 
 def profile(contestant: DynamoBao, calls: int) -> str:
-    """cProfile of ``calls`` finds and creates on the fast path, own time summed by category."""
+    """Where the client CPU of a find and a create on the fast path goes: cProfile with a CPU
+    clock, cumulative time of the parts above. cProfile's own overhead inflates Python-heavy
+    parts more than C-heavy ones, so shares are approximate; the µs column scales them to the
+    unprofiled figure."""
     out = []
     cases = (("Model.find (get medium)", GET), ("Model.create (put small)", PUT))
     for label, operation in cases:
@@ -825,35 +901,36 @@ def profile(contestant: DynamoBao, calls: int) -> str:
         run = operation_runner(contestant, operation, calls, 10_000_000)
         plain = run()  # the unprofiled figure
         run = operation_runner(contestant, operation, calls, 20_000_000)
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time, not time waiting on moto
         profiler.enable()
         run()
         profiler.disable()
         stats = pstats.Stats(profiler)
-        by_category: dict[str, float] = defaultdict(float)
-        top: list[tuple[float, str]] = []
-        for (file, line, function), (_, _, tottime, _, _) in stats.stats.items():
-            where = f"{file}:{function}"
-            by_category[categorise(where)] += tottime
-            top.append((tottime, f"{os.path.basename(file)}:{line}({function})"))
-        total = sum(by_category.values())
-        out.append(
-            f"\n{label}: {fmt(plain)} µs of CPU per call unprofiled; shares of the profiled "
-            f"own time ({fmt(total / calls * 1e6)} µs per call under cProfile):"
-        )
-        for category, seconds in sorted(by_category.items(), key=lambda kv: -kv[1]):
-            out.append(f"  {seconds / total:6.1%}  {category}")
-        out.append("  top functions by own time:")
-        for seconds, where in sorted(top, reverse=True)[:12]:
-            out.append(f"    {seconds / total:6.1%}  {where}")
+        total = sum(entry[2] for entry in stats.stats.values())
+        in_botocore = _cumulative(stats, "botocore/client.py", "_make_api_call")
+        parts = [(name, sum(_cumulative(stats, f, fn) for f, fn in where))
+                 for name, where in PARTS]
+        parts.append(("botocore, the rest (event system, client, context, response dict)",
+                      in_botocore - sum(seconds for _, seconds in parts)
+                      + _cumulative(stats, "~", "encode_request")))  # encode runs outside
+        parts.append(("dynamo-bao Python outside botocore (model, keys, instance, wire.call)",
+                      total - in_botocore - _cumulative(stats, "~", "encode_request")))
+        out.append(f"\n{label}: {fmt(plain)} µs of client CPU per call "
+                   f"({fmt(total / calls * 1e6)} µs under cProfile)")
+        out.append("| part | share | ≈ µs per call |")
+        out.append("|---|---:|---:|")
+        for name, seconds in sorted(parts, key=lambda kv: -kv[1]):
+            out.append(f"| {name} | {seconds / total:.1%} | {fmt(seconds / total * plain)} |")
     return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
 
 
-def run(rounds: int, calls: dict[str, int], profile_calls: int = 0) -> str:
-    proc, url = start_server()
+def run(
+    rounds: int, calls: dict[str, int], profile_calls: int = 0, keep_alive: bool = True
+) -> str:
+    proc, url = start_server(keep_alive)
     try:
         with bao.TenantContext.tenant(TENANT):
             contestants = setup(url)
@@ -894,13 +971,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply calls per round")
     parser.add_argument("--quick", action="store_true", help="one round, one call per cell")
     parser.add_argument("--profile", action="store_true", help="profile the single-item path")
+    parser.add_argument(
+        "--connection-close",
+        action="store_true",
+        help="moto's own server, which closes every connection (a TCP connect per call)",
+    )
+    parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve:
+        serve_keep_alive(args.serve)
+        return
     if args.quick:
         rounds, calls = 1, dict.fromkeys(OPERATIONS, 1)
     else:
         rounds = args.rounds
         calls = {op: max(1, round(n * args.scale)) for op, n in CALLS.items()}
-    print(run(rounds, calls, profile_calls=200 if args.profile else 0))
+    profile_calls = 200 if args.profile else 0
+    print(run(rounds, calls, profile_calls, keep_alive=not args.connection_close))
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ Run it as a script::
 ``pytest benches`` runs the quick mode once (``test_client_cpu_quick``), which also checks that
 every contestant reads back the same data.
 
-One moto server runs in a separate process on 127.0.0.1 (``dynamo_bao.local.serve``), so the
-figure is this process's CPU time per call (``time.process_time``: all its threads, pydynox's
-Rust runtime included) — the client's own work: building the request, signing, HTTP, parsing
-the response and turning it into the contestant's natural Python objects. Wall time against
-moto says little (the server dominates it). Each round measures every contestant in turn
-(interleaved, so drift on a noisy machine hits all alike); the table shows medians over rounds.
+One moto server runs in a separate process on 127.0.0.1: moto's DynamoDB app behind a small
+HTTP/1.1 server that keeps connections open, as DynamoDB does (``--connection-close``: moto's
+own werkzeug server, a TCP connect per call). The figure is this process's CPU time per call
+(``time.process_time``: all its threads, pydynox's Rust runtime included), the client's own
+work: building the request, signing, HTTP, parsing the response and turning it into the
+contestant's natural Python objects. Wall time against moto says little (the server dominates
+it). Each round measures every contestant in turn (interleaved, so drift on a noisy machine
+hits all alike); the table shows medians over rounds.
 
 All contestants use the one table dynamo-bao creates (``_pk``/``_sk``, ``gsi1``, the iteration
 index) and the same items, written and read with the same attributes:

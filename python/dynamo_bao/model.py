@@ -351,7 +351,7 @@ class BaoModel(capacity.CapacityCarrier):
         }
         self._changes = set()
         self._persisted = True
-        self._add_capacity(getattr(stored, "_capacity", None) or [])  # the save's cost stays
+        self._add_capacity(stored.get_consumed_capacity())  # the save's cost stays
         context = batch.current()
         if context is not None:
             context.replace(stored, self)  # the batch context caches this object, not a copy

@@ -589,3 +589,41 @@ def test_delete_with_unique_rows_and_a_condition(manager, tenant):
     Member.delete(member.primary_id, condition={"name": "Ada"})
     assert member_item(manager, tenant, member.member_id) is None
     assert unique_row(manager, tenant, "uc1", "email", "ada@x.com") is None
+
+
+def test_loaded_string_sets_are_tracked_from_first_access(manager, tenant):
+    """A loaded item's string set becomes a tracked set when first read; one never read is
+    never sent, one absent reads as empty, and instances compare by their values either way."""
+    Note.create({"note_id": "ls1", "text": "a", "tags": {"x"}})
+    Note.create({"note_id": "ls2", "text": "b"})  # no tags stored
+
+    untouched = Note.find("ls1")
+    untouched.text = "changed"
+    assert untouched.changed_fields() == {"text"}
+    with Requests(manager.client) as requests:
+        untouched.save()
+    assert "tags" not in requests.the("UpdateItem")["UpdateExpression"]
+
+    assert Note.find("ls1") == Note.find("ls1")
+    read = Note.find("ls1")
+    assert read.tags == {"x"}  # wrapped now
+    assert read == Note.find("ls1")  # equal to one whose set was never read
+    assert Note.find("ls1").to_dict()["tags"] == {"x"}
+
+    empty = Note.find("ls2")
+    assert empty.to_dict()["tags"] == set()
+    empty.tags = set()  # the same as what was loaded: no change
+    assert not empty.has_changes()
+    empty.tags = {"y"}  # replaces the (absent) loaded set: nothing stored, so SET
+    assert empty.changed_fields() == {"tags"}
+    with Requests(manager.client) as requests:
+        empty.save()
+    assert requests.the("UpdateItem")["UpdateExpression"] == "SET #tags = :tags"
+    assert set(note_item(manager, tenant, "ls2")["tags"]["SS"]) == {"y"}
+
+    added = Note.find("ls2")
+    added.tags.add("z")  # in place, on a set read from the table
+    with Requests(manager.client) as requests:
+        added.save()
+    assert requests.the("UpdateItem")["UpdateExpression"] == "ADD #tags :tags"
+    assert set(note_item(manager, tenant, "ls2")["tags"]["SS"]) == {"y", "z"}

@@ -50,6 +50,7 @@ __all__ = [
     "CounterField",
     "BinaryField",
     "StringSetField",
+    "TrackedSet",
     "TtlField",
     "VersionField",
     "MapField",
@@ -333,6 +334,34 @@ class BinaryField(Field[bytes]):
         raise self.error(f"expected bytes, got {type(value).__name__}")
 
 
+class TrackedSet(set):
+    """The set a StringSetField holds. ``base`` holds the members as loaded (or given): the
+    instance finds in-place changes (``add``, ``discard``, ``|=`` …) by comparing the set with
+    its base, and ``save()`` sends the difference (ADD / DELETE), so members someone else
+    added meanwhile are not overwritten. The set keeps no reference to its instance: a cycle
+    per loaded instance would leave every page of instances to the garbage collector."""
+
+    __slots__ = ("_field", "base")
+
+    def __init__(self, field: str, members: Any = ()) -> None:
+        super().__init__(members)
+        self._field = field
+        self.base = frozenset(self)
+
+    def add(self, member: Any) -> None:
+        if not isinstance(member, str):
+            raise ValidationError(f"{self._field}: members must be str", self._field)
+        super().add(member)
+
+    def update(self, *others: Any) -> None:
+        for other in others:
+            for member in other:
+                self.add(member)
+
+    def __reduce__(self) -> Any:
+        return (set, (list(self),))
+
+
 class StringSetField(Field[set]):
     """A set of strings (``SS``); an empty set is not stored. Lists are accepted (deduplicated)."""
 
@@ -349,6 +378,17 @@ class StringSetField(Field[set]):
         super().__init__(**options)
         self.max_string_length = max_string_length
         self.max_member_count = max_member_count
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        data = instance._data
+        members = data.get(self.name)
+        if not isinstance(members, TrackedSet):
+            # Sets read from the table are wrapped on first access (absent: empty), with what
+            # was loaded as the base that save() diffs against.
+            members = data[self.name] = TrackedSet(self.name, members or ())
+        return members
 
     def initial_value(self) -> Any:
         value = super().initial_value()

@@ -38,6 +38,7 @@ from .fields import (
     ModifiedDateField,
     RelatedField,
     StringSetField,
+    TrackedSet,
     TtlField,
 )
 
@@ -316,10 +317,10 @@ class BaoModel(capacity.CapacityCarrier):
     def _from_stored(cls, values: dict[str, Any]) -> BaoModel:
         """An instance of values read from the table (no defaults, nothing changed)."""
         instance = cls.__new__(cls)
-        # The core's dict is used as it is; only string sets are wrapped (absent means empty).
+        # The core's dict is used as it is. String sets are wrapped in a TrackedSet when first
+        # read (StringSetField.__get__): a page of instances pays nothing for sets it never
+        # touches. An absent one is an empty set.
         instance._data = values
-        for name in cls._set_fields:
-            values[name] = TrackedSet(name, values.get(name, ()))
         instance._changes = set()
         instance._persisted = True
         return instance
@@ -372,17 +373,23 @@ class BaoModel(capacity.CapacityCarrier):
     def _assign(self, field: Field, value: Any) -> None:
         value = field.clean(value)
         name = field.name
+        current = self._data.get(name)
+        if current is None and self._persisted and isinstance(field, StringSetField):
+            current = frozenset()  # a loaded item without the set holds an empty one
         if value is None:
             if name not in self._data:
                 return
             del self._data[name]
-        elif name in self._data and self._data[name] == value:
+        elif current is not None and current == value:
             return
         else:
-            previous = self._data.get(name)
-            self._data[name] = self._tracked(field, value)
-            if isinstance(previous, TrackedSet):  # a new set replaces a loaded one
-                self._data[name].base = previous.base
+            tracked = self._tracked(field, value)
+            if isinstance(tracked, TrackedSet) and self._persisted:
+                # A new set replaces a loaded one: save() diffs it against what was loaded.
+                tracked.base = (
+                    current.base if isinstance(current, TrackedSet) else frozenset(current)
+                )
+            self._data[name] = tracked
         self._changes.add(name)
 
     @property
@@ -415,11 +422,15 @@ class BaoModel(capacity.CapacityCarrier):
         return frozenset(self._pending_changes())
 
     def to_dict(self) -> dict[str, Any]:
-        """The field values that are set."""
-        return dict(self._data)
+        """The field values that are set (a loaded item's string sets always: empty if absent)."""
+        values = dict(self._data)
+        if self._persisted:
+            for name in type(self)._set_fields:
+                values[name] = getattr(self, name)  # the tracked set, as attribute access gives
+        return values
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._data == self._data  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -429,34 +440,6 @@ class BaoModel(capacity.CapacityCarrier):
         except ValidationError:
             key = "?"
         return f"<{type(self).__name__} {key}>"
-
-
-class TrackedSet(set):
-    """The set a StringSetField holds. ``base`` holds the members as loaded (or given): the
-    instance finds in-place changes (``add``, ``discard``, ``|=`` …) by comparing the set with
-    its base, and ``save()`` sends the difference (ADD / DELETE), so members someone else
-    added meanwhile are not overwritten. The set keeps no reference to its instance: a cycle
-    per loaded instance would leave every page of instances to the garbage collector."""
-
-    __slots__ = ("_field", "base")
-
-    def __init__(self, field: str, members: Any = ()) -> None:
-        super().__init__(members)
-        self._field = field
-        self.base = frozenset(self)
-
-    def add(self, member: Any) -> None:
-        if not isinstance(member, str):
-            raise ValidationError(f"{self._field}: members must be str", self._field)
-        super().add(member)
-
-    def update(self, *others: Any) -> None:
-        for other in others:
-            for member in other:
-                self.add(member)
-
-    def __reduce__(self) -> Any:
-        return (set, (list(self),))
 
 
 def _is_generated(member: Any) -> bool:

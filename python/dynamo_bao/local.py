@@ -62,7 +62,7 @@ def _server_class() -> type:
             self.startup_error: BaseException | None = None
 
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = _one_request_at_a_time(DomainDispatcherApplication(create_backend_app))
             try:
                 self._server = make_server(
                     self._ip_address,
@@ -92,6 +92,28 @@ def _server_class() -> type:
             self._thread = None
 
     return _BaoMotoServer
+
+
+def _one_request_at_a_time(app: Any) -> Any:
+    """The WSGI app, serving one request at a time (connections are still handled on threads).
+
+    DynamoDB applies each request atomically: concurrent counter ADDs all land, a transaction
+    sees a consistent table. moto's backends keep no locks, so concurrent requests can lose
+    updates or fail transactions with a 500. Taking requests one at a time gives the embedded
+    server DynamoDB's per-request atomicity; the body is produced inside the lock too."""
+    lock = threading.Lock()
+
+    def serve(environ: dict, start_response: Any) -> list[bytes]:
+        with lock:
+            body = app(environ, start_response)
+            try:
+                return list(body)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+    return serve
 
 
 def _url_host(host: str) -> str:

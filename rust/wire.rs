@@ -324,6 +324,37 @@ struct Parser<'a> {
     entries: Vec<Entry<'a>>,
 }
 
+/// The index of the first byte at or after `i` that ends a run of plain string content — `"`,
+/// `\\` or a control character (< 0x20) — or `b.len()`. Eight bytes per step (SWAR): for each
+/// kind, `(x - 0x01…) & !x & 0x80…` flags the bytes that are zero in `x` (the lowest flag is
+/// exact; borrows only run upwards from it), and `v - 0x20…` does the same for bytes below
+/// 0x20 (bytes from 0x80 up have their top bit set in `v`, so `!v` clears them).
+#[inline]
+fn special_byte(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let quote = v ^ (ONES * u64::from(b'"'));
+        let backslash = v ^ (ONES * u64::from(b'\\'));
+        let flags = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | v.wrapping_sub(ONES * 0x20) & !v)
+            & TOPS;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 impl<'a> Parser<'a> {
     fn err(&self, what: &str) -> Box<CoreError> {
         Box::new(bad(format!("body is not JSON ({what} at byte {})", self.i)))
@@ -416,28 +447,21 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> PResult<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            match self.b.get(self.i) {
-                Some(b'"') => {
-                    let s = &self.src[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) => return Err(self.err("control character in string")),
-                Some(_) => self.i += 1,
-                None => return Err(self.err("unterminated string")),
+        self.i = special_byte(self.b, start);
+        match self.b.get(self.i) {
+            Some(b'"') => {
+                let s = &self.src[start..self.i];
+                self.i += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.err("control character in string")),
+            None => return Err(self.err("unterminated string")),
         }
         let mut s = String::from(&self.src[start..self.i]);
         loop {
             let run = self.i;
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = special_byte(self.b, run);
             s.push_str(&self.src[run..self.i]);
             match self.b.get(self.i) {
                 Some(b'"') => {

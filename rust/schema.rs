@@ -593,27 +593,7 @@ impl Schema {
                 return Ok(v.to_owned())
             }
             (FieldKind::Datetime | FieldKind::Ttl, Tag::N) => {
-                let t = number_text(&v)?;
-                if !is_int_literal(t) {
-                    return Err(CoreError::validation(format!(
-                        "stored timestamp {t:?} is not an integer"
-                    ))
-                    .into());
-                }
-                let ms = t.parse::<i64>().ok().and_then(|n| {
-                    if kind == FieldKind::Datetime {
-                        Some(n)
-                    } else {
-                        n.checked_mul(1000)
-                    }
-                });
-                return match ms.map(|ms| datetime_from_ms(py, ms)).transpose()?.flatten() {
-                    Some(dt) => Ok(dt),
-                    None => Err(CoreError::validation(format!(
-                        "stored timestamp {t:?} is out of range"
-                    ))
-                    .into()),
-                };
+                return stored_timestamp(py, kind, number_text(&v)?);
             }
             (FieldKind::Binary, Tag::B) => return binary_from_av(&v),
             (FieldKind::StringSet, Tag::Ss)
@@ -1064,5 +1044,31 @@ impl Schema {
             .into());
         }
         self.key_text(i, value)
+    }
+}
+
+/// A stored date (epoch milliseconds) or TTL (epoch seconds) `N` text as an aware `datetime`.
+pub(crate) fn stored_timestamp<'py>(
+    py: Python<'py>,
+    kind: FieldKind,
+    t: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !is_int_literal(t) {
+        return Err(
+            CoreError::validation(format!("stored timestamp {t:?} is not an integer")).into(),
+        );
+    }
+    let ms = t.parse::<i64>().ok().and_then(|n| {
+        if kind == FieldKind::Datetime {
+            Some(n)
+        } else {
+            n.checked_mul(1000)
+        }
+    });
+    match ms.map(|ms| datetime_from_ms(py, ms)).transpose()?.flatten() {
+        Some(dt) => Ok(dt),
+        None => {
+            Err(CoreError::validation(format!("stored timestamp {t:?} is out of range")).into())
+        }
     }
 }

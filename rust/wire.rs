@@ -21,9 +21,8 @@ use crate::marshal::{
     decimal_from_text, dict_entries, dict_set, float_from_text, int_from_text, is_bytes_like,
     is_int_literal, is_number_text, to_bytes, Tag, MAX_DEPTH,
 };
-use crate::number::datetime_from_ms;
 use crate::py_types::type_name;
-use crate::schema::{copy_dict, dict_del, FieldKind, Schema};
+use crate::schema::{copy_dict, dict_del, stored_timestamp, FieldKind, Schema};
 
 /// Nesting limit of a whole JSON document (the top value is level 1).
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -158,6 +157,26 @@ fn py_text<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
     })
 }
 
+/// A JSON array of the items (a list or tuple of the request).
+fn write_array<'py>(
+    out: &mut Vec<u8>,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    depth: usize,
+) -> PyResult<()> {
+    if depth >= MAX_JSON_DEPTH {
+        return Err(too_deep_request());
+    }
+    out.push(b'[');
+    for (n, v) in items.enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_value(out, &v, depth + 1)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
     let py = value.py();
     // Same dispatch order as the pure core.
@@ -214,29 +233,9 @@ fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize) -> PyR
         }
         out.push(b'}');
     } else if let Ok(l) = value.cast::<PyList>() {
-        if depth >= MAX_JSON_DEPTH {
-            return Err(too_deep_request());
-        }
-        out.push(b'[');
-        for (n, v) in l.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            write_value(out, &v, depth + 1)?;
-        }
-        out.push(b']');
+        write_array(out, l.iter(), depth)?;
     } else if let Ok(t) = value.cast::<PyTuple>() {
-        if depth >= MAX_JSON_DEPTH {
-            return Err(too_deep_request());
-        }
-        out.push(b'[');
-        for (n, v) in t.iter().enumerate() {
-            if n > 0 {
-                out.push(b',');
-            }
-            write_value(out, &v, depth + 1)?;
-        }
-        out.push(b']');
+        write_array(out, t.iter(), depth)?;
     } else if is_bytes_like(value) {
         let bytes = to_bytes(value)?;
         out.push(b'"');
@@ -967,27 +966,7 @@ impl Schema {
                 return Ok(PyBool::new(py, *b).to_owned().into_any())
             }
             (FieldKind::Datetime | FieldKind::Ttl, Tag::N, J::Str(s)) => {
-                let t = number_text_of(s)?;
-                if !is_int_literal(t) {
-                    return Err(CoreError::validation(format!(
-                        "stored timestamp {t:?} is not an integer"
-                    ))
-                    .into());
-                }
-                let ms = t.parse::<i64>().ok().and_then(|n| {
-                    if kind == FieldKind::Datetime {
-                        Some(n)
-                    } else {
-                        n.checked_mul(1000)
-                    }
-                });
-                return match ms.map(|ms| datetime_from_ms(py, ms)).transpose()?.flatten() {
-                    Some(dt) => Ok(dt),
-                    None => Err(CoreError::validation(format!(
-                        "stored timestamp {t:?} is out of range"
-                    ))
-                    .into()),
-                };
+                return stored_timestamp(py, kind, number_text_of(s)?);
             }
             (FieldKind::Binary, Tag::B, _) => return py_blob(py, v),
             (FieldKind::StringSet, Tag::Ss, _)

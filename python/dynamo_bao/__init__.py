@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from . import fields
 from .batch import (
-    BatchContextRequiredError,
     batch_context,
     get_batch_context_capacity,
     run_with_batch_context,
 )
 from .exceptions import (
     BaoError,
+    BatchContextRequiredError,
     BatchIncompleteError,
     ConditionalError,
     ConfigurationError,

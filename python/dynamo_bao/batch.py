@@ -45,7 +45,7 @@ from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 from . import capacity, concurrency, transport
-from .exceptions import ConfigurationError
+from .exceptions import BatchContextRequiredError
 
 __all__ = [
     "BatchContext",
@@ -69,10 +69,6 @@ REQUIRED_MESSAGE = (
 
 #: What a cache lookup returns when the context has no entry (None is no valid entry either).
 MISSING: Any = object()
-
-
-class BatchContextRequiredError(ConfigurationError):
-    """A read ran outside a batch context while ``require_batch_context`` is on."""
 
 
 class BatchContext:

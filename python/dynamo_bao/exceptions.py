@@ -20,6 +20,7 @@ __all__ = [
     "ConditionalError",
     "TenantRequiredError",
     "BatchIncompleteError",
+    "BatchContextRequiredError",
 ]
 
 
@@ -72,3 +73,7 @@ class BatchIncompleteError(BaoError):
     def __init__(self, message: str, unprocessed: Any = None) -> None:
         super().__init__(message)
         self.unprocessed = unprocessed
+
+
+class BatchContextRequiredError(ConfigurationError):
+    """A read ran outside a batch context while ``require_batch_context`` is on."""

@@ -602,12 +602,7 @@ impl Schema {
             | (FieldKind::Any, _) => return value_of(tag, v.to_owned(), 0),
             _ => {}
         }
-        Err(CoreError::validation(format!(
-            "stored attribute of type {} does not fit a {} field",
-            tag.name(),
-            kind.name()
-        ))
-        .into())
+        Err(misfit(tag, kind))
     }
 
     fn item_values<'py>(&self, item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
@@ -1071,4 +1066,14 @@ pub(crate) fn stored_timestamp<'py>(
             Err(CoreError::validation(format!("stored timestamp {t:?} is out of range")).into())
         }
     }
+}
+
+/// A stored attribute whose type does not fit its field's kind.
+pub(crate) fn misfit(tag: Tag, kind: FieldKind) -> PyErr {
+    CoreError::validation(format!(
+        "stored attribute of type {} does not fit a {} field",
+        tag.name(),
+        kind.name()
+    ))
+    .into()
 }

@@ -22,7 +22,7 @@ use crate::marshal::{
     is_int_literal, is_number_text, to_bytes, Tag, MAX_DEPTH,
 };
 use crate::py_types::type_name;
-use crate::schema::{copy_dict, dict_del, stored_timestamp, FieldKind, Schema};
+use crate::schema::{copy_dict, dict_del, misfit, stored_timestamp, FieldKind, Schema};
 
 /// Nesting limit of a whole JSON document (the top value is level 1).
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -975,12 +975,7 @@ impl Schema {
             | (FieldKind::Any, _, _) => return av_value(py, d, tag, v, 0),
             _ => {}
         }
-        Err(CoreError::validation(format!(
-            "stored attribute of type {} does not fit a {} field",
-            tag.name(),
-            kind.name()
-        ))
-        .into())
+        Err(misfit(tag, kind))
     }
 
     /// `from_item` of an item given as a JSON object.

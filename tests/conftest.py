@@ -29,9 +29,10 @@ def dynamodb_endpoint(bao_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def dynamodb_client(dynamodb_endpoint: str) -> Any:
-    """A low-level client for the test endpoint (boto3 clients are thread-safe and reusable)."""
-    return transport.make_client(endpoint_url=dynamodb_endpoint)
+def dynamodb_client(bao_client: Any) -> Any:
+    """A low-level client for the test endpoint: the plugin's ``bao_client`` (boto3 clients are
+    thread-safe and reusable)."""
+    return bao_client
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from dynamo_bao.exceptions import ConditionalError, QueryError, ValidationError
 from dynamo_bao.expressions import Attr
 
 from .conftest import unique_table_name
+from .recorded import Requests
 
 UTC = timezone.utc
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -116,24 +117,6 @@ def tenant(manager):
     tenant_id = "t" + uuid.uuid4().hex[:12]
     with bao.TenantContext.tenant(tenant_id):
         yield tenant_id
-
-
-class Requests:
-    """Every request the client sends, via botocore's ``before-call`` event."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.sent: list[tuple[str, dict]] = []
-
-    def _record(self, model: Any, params: dict, **_: Any) -> None:
-        self.sent.append((model.name, json.loads(params["body"] or b"{}")))
-
-    def __enter__(self) -> Requests:
-        self.client.meta.events.register("before-call.dynamodb", self._record)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.meta.events.unregister("before-call.dynamodb", self._record)
 
 
 # --------------------------------------------------------------------------- the oracle

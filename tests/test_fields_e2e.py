@@ -10,7 +10,6 @@ with a botocore ``before-call`` handler on the client).
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -24,6 +23,7 @@ from dynamo_bao import clock, fields
 from dynamo_bao.exceptions import ValidationError
 
 from .conftest import unique_table_name
+from .recorded import Requests
 
 UTC = timezone.utc
 ULID_RE = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
@@ -104,25 +104,6 @@ def tenant(manager):
     tenant_id = "t" + uuid.uuid4().hex[:12]
     with bao.TenantContext.tenant(tenant_id):
         yield tenant_id
-
-
-class Requests:
-    """Every request the client sends (operation name, parameters), via botocore's
-    ``before-call`` event."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.sent: list[tuple[str, dict]] = []
-
-    def _record(self, model: Any, params: dict, **_: Any) -> None:
-        self.sent.append((model.name, json.loads(params["body"] or b"{}")))
-
-    def __enter__(self) -> Requests:
-        self.client.meta.events.register("before-call.dynamodb", self._record)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.meta.events.unregister("before-call.dynamodb", self._record)
 
 
 def raw_item(manager: Any, tenant: str, prefix: str, item_id: str) -> dict | None:

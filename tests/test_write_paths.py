@@ -12,7 +12,6 @@ texts are DynamoBao's (spec Appendix A) where we keep them.
 from __future__ import annotations
 
 import contextvars
-import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,6 +23,7 @@ from dynamo_bao import fields, transport
 from dynamo_bao.exceptions import ConditionalError, ItemNotFoundError, ValidationError
 
 from .conftest import unique_table_name
+from .recorded import Requests
 
 
 class Note(bao.BaoModel):
@@ -85,34 +85,6 @@ def tenant(manager):
     tenant_id = "t" + uuid.uuid4().hex[:12]
     with bao.TenantContext.tenant(tenant_id):
         yield tenant_id
-
-
-class Requests:
-    """Every request the client sends (operation name, parameters), via botocore's
-    ``before-call`` event."""
-
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.sent: list[tuple[str, dict]] = []
-
-    def _record(self, model: Any, params: dict, **_: Any) -> None:
-        self.sent.append((model.name, json.loads(params["body"] or b"{}")))
-
-    def __enter__(self) -> Requests:
-        self.client.meta.events.register("before-call.dynamodb", self._record)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.meta.events.unregister("before-call.dynamodb", self._record)
-
-    @property
-    def operations(self) -> list[str]:
-        return [name for name, _ in self.sent]
-
-    def the(self, operation: str) -> dict:
-        """The parameters of the one request of this operation."""
-        (params,) = [params for name, params in self.sent if name == operation]
-        return params
 
 
 def raw(manager: Any, pk: str, sk: str) -> dict | None:

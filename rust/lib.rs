@@ -33,6 +33,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode::encode_index_value, m)?)?;
     m.add_function(wrap_pyfunction!(marshal::to_attribute_value, m)?)?;
     m.add_function(wrap_pyfunction!(marshal::from_attribute_value, m)?)?;
+    m.add_function(wrap_pyfunction!(marshal::marshal_item, m)?)?;
+    m.add_function(wrap_pyfunction!(marshal::unmarshal_item, m)?)?;
     m.add_class::<schema::Schema>()?;
     m.add("MAX_JSON_DEPTH", wire::MAX_JSON_DEPTH)?;
     m.add_function(wrap_pyfunction!(wire::encode_request, m)?)?;

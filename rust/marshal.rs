@@ -12,6 +12,7 @@ use pyo3::IntoPyObjectExt;
 
 use pyo3::ffi;
 use pyo3::sync::PyOnceLock;
+use smallvec::SmallVec;
 
 use crate::errors::CoreError;
 use crate::number::{n_text, number_of, split_number, with_n_text, Num};
@@ -112,11 +113,14 @@ pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>
     }
 }
 
+/// A dict's entries, as owned references: small maps stay on the stack (no allocator call).
+pub type Entries<'py> = SmallVec<[(Bound<'py, PyAny>, Bound<'py, PyAny>); 24]>;
+
 /// The entries of a dict, as owned references, without PyO3's per-step size checks (the
 /// stable ABI makes each of those a function call).
-pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Entries<'py> {
     let py = d.py();
-    let mut out = Vec::with_capacity(d.len());
+    let mut out = Entries::new();
     let mut pos: ffi::Py_ssize_t = 0;
     let mut key: *mut ffi::PyObject = std::ptr::null_mut();
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
@@ -134,6 +138,49 @@ pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Vec<(Bound<'py, PyAny>, Boun
     out
 }
 
+/// A new list of `n` items, item `i` made by `item(i)`: filled in place, with no intermediate
+/// vector.
+pub fn new_list<'py>(
+    py: Python<'py>,
+    n: usize,
+    mut item: impl FnMut(usize) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let len = ffi::Py_ssize_t::try_from(n)
+        .map_err(|_| PyErr::from(CoreError::validation("list is too long")))?;
+    // SAFETY: the GIL is held; PyList_New returns a new reference or NULL with an error set.
+    let list = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?.cast_into_unchecked::<PyList>()
+    };
+    for i in 0..n {
+        let value = item(i)?;
+        // SAFETY: `i` < the list's length; PyList_SetItem steals the reference `into_ptr`
+        // hands over. A list left partly empty on error is freed safely (empty slots are NULL).
+        if unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, value.into_ptr()) }
+            != 0
+        {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    Ok(list)
+}
+
+/// Item `i` of a list or tuple, as an owned reference; an error (not a crash) if Python code
+/// shortened the list meanwhile.
+fn seq_item<'py>(seq: &Bound<'py, PyAny>, is_list: bool, i: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = seq.py();
+    let i = i as ffi::Py_ssize_t;
+    // SAFETY: a live list or tuple (as `is_list` says), GIL held; both calls bounds-check and
+    // return a borrowed reference or NULL with IndexError set, made owned at once.
+    unsafe {
+        let item = if is_list {
+            ffi::PyList_GetItem(seq.as_ptr(), i)
+        } else {
+            ffi::PyTuple_GetItem(seq.as_ptr(), i)
+        };
+        Bound::from_borrowed_ptr_or_err(py, item)
+    }
+}
+
 fn mixed_set() -> PyErr {
     CoreError::validation("a set must hold members of one type (str, numbers or bytes)").into()
 }
@@ -146,45 +193,44 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
         Bound::from_owned_ptr_or_err(py, ffi::PySequence_List(value.as_ptr()))?
             .cast_into_unchecked::<PyList>()
     };
-    let members: Vec<Bound<'py, PyAny>> = list.iter().collect();
-    let Some(first) = members.first() else {
+    let n = list.len();
+    let member = |i: usize| seq_item(list.as_any(), true, i);
+    if n == 0 {
         return Err(CoreError::validation(
             "cannot store an empty set (DynamoDB has no empty sets)",
         )
         .into());
-    };
+    }
+    let first = member(0)?;
     if first.is_instance_of::<PyString>() {
-        if !members
-            .iter()
-            .all(|m| m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>())
-        {
-            return Err(mixed_set());
+        for i in 1..n {
+            let m = member(i)?;
+            if !(m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>()) {
+                return Err(mixed_set());
+            }
         }
         return av_of(intern!(py, "SS"), list.as_any());
     }
-    if is_number(first)? {
-        let mut texts = Vec::with_capacity(members.len());
-        for m in &members {
-            match number_of(m)? {
-                Some(num) => texts.push(n_text(&num)?),
-                None => return Err(mixed_set()),
-            }
-        }
-        return av(py, intern!(py, "NS"), PyList::new(py, texts)?);
+    if is_number(&first)? {
+        let out = new_list(py, n, |i| match number_of(&member(i)?)? {
+            Some(num) => Ok(PyString::new(py, &n_text(&num)?).into_any()),
+            None => Err(mixed_set()),
+        })?;
+        return av_of(intern!(py, "NS"), out.as_any());
     }
-    if is_bytes_like(first) {
-        let mut out = Vec::with_capacity(members.len());
-        for m in &members {
-            if !is_bytes_like(m) {
+    if is_bytes_like(&first) {
+        let out = new_list(py, n, |i| {
+            let m = member(i)?;
+            if !is_bytes_like(&m) {
                 return Err(mixed_set());
             }
-            out.push(to_bytes(m)?);
-        }
-        return av(py, intern!(py, "BS"), PyList::new(py, out)?);
+            to_bytes(&m)
+        })?;
+        return av_of(intern!(py, "BS"), out.as_any());
     }
     Err(CoreError::validation(format!(
         "set members must be str, numbers or bytes, got {}",
-        type_name(first)
+        type_name(&first)
     ))
     .into())
 }
@@ -203,8 +249,11 @@ fn dict_sized_like<'py>(d: &Bound<'py, PyDict>, entries: usize) -> PyResult<Boun
     }
 }
 
-fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
-    let py = value.py();
+/// The AttributeValues of a map's members (the inside of its `{"M": ...}`).
+fn map_members_to_av<'py>(
+    value: &Bound<'py, PyDict>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
@@ -220,22 +269,29 @@ fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'p
         }
         dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
     }
-    av(py, intern!(py, "M"), out)
+    Ok(out)
 }
 
+fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    let members = map_members_to_av(value, depth)?;
+    av_of(intern!(value.py(), "M"), members.as_any())
+}
+
+/// `{"L": [...]}` of a list or tuple (`is_list` says which).
 fn seq_to_av<'py>(
-    py: Python<'py>,
-    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    seq: &Bound<'py, PyAny>,
+    is_list: bool,
     depth: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let py = seq.py();
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
-    let mut out = Vec::with_capacity(items.size_hint().0);
-    for item in items {
-        out.push(to_av(&item, depth + 1)?);
-    }
-    av(py, intern!(py, "L"), PyList::new(py, out)?)
+    let n = seq.len()?;
+    let out = new_list(py, n, |i| {
+        Ok(to_av(&seq_item(seq, is_list, i)?, depth + 1)?.into_any())
+    })?;
+    av_of(intern!(py, "L"), out.as_any())
 }
 
 /// One value as an AttributeValue; same type dispatch order as the pure core.
@@ -265,11 +321,11 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
     if let Ok(d) = value.cast_exact::<PyDict>() {
         return map_to_av(d, depth);
     }
-    if let Ok(l) = value.cast_exact::<PyList>() {
-        return seq_to_av(py, l.iter(), depth);
+    if value.is_exact_instance_of::<PyList>() {
+        return seq_to_av(value, true, depth);
     }
-    if let Ok(t) = value.cast_exact::<PyTuple>() {
-        return seq_to_av(py, t.iter(), depth);
+    if value.is_exact_instance_of::<PyTuple>() {
+        return seq_to_av(value, false, depth);
     }
     // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
     if value.is_instance_of::<PyString>() {
@@ -281,11 +337,11 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
     if let Ok(d) = value.cast::<PyDict>() {
         return map_to_av(d, depth);
     }
-    if let Ok(l) = value.cast::<PyList>() {
-        return seq_to_av(py, l.iter(), depth);
+    if value.is_instance_of::<PyList>() {
+        return seq_to_av(value, true, depth);
     }
-    if let Ok(t) = value.cast::<PyTuple>() {
-        return seq_to_av(py, t.iter(), depth);
+    if value.is_instance_of::<PyTuple>() {
+        return seq_to_av(value, false, depth);
     }
     if is_bytes_like(value) {
         return av(py, intern!(py, "B"), to_bytes(value)?);
@@ -299,6 +355,18 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
 #[pyfunction]
 pub fn to_attribute_value<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     to_av(value, 0)
+}
+
+fn item_dict<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, PyDict>> {
+    item.cast::<PyDict>().map_err(|_| {
+        CoreError::validation(format!("an item must be a dict, got {}", type_name(item))).into()
+    })
+}
+
+/// A whole item's AttributeValues: `to_attribute_value(item)["M"]` in one call.
+#[pyfunction]
+pub fn marshal_item<'py>(item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    map_members_to_av(item_dict(item)?, 0)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -351,11 +419,10 @@ pub fn int_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny
 pub fn parse_n<'py>(text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = text.py();
     let t = raw_number_text(text)?;
-    if let Some(n) = small_int_literal(t) {
-        return Ok(n.into_pyobject(py)?.into_any());
-    }
-    if let Some(x) = short_decimal_literal(t) {
-        return Ok(PyFloat::new(py, x).into_any());
+    match quick_number(t) {
+        Some(QuickNumber::Int(n)) => return Ok(n.into_pyobject(py)?.into_any()),
+        Some(QuickNumber::Float(x)) => return Ok(PyFloat::new(py, x).into_any()),
+        None => {}
     }
     if !is_number_text(t) {
         return Err(invalid_number(text));
@@ -366,60 +433,60 @@ pub fn parse_n<'py>(text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     float_from_text(py, t)
 }
 
-/// `-?\d{1,18}` parsed in one pass (the usual integer `N`), else `None`.
-fn small_int_literal(t: &str) -> Option<i64> {
+/// A number read by [`quick_number`].
+enum QuickNumber {
+    Int(i64),
+    Float(f64),
+}
+
+/// The usual `N` texts, read in one pass: `-?\d{1,18}` (an int) and `-?\d+\.\d+` with at
+/// most 15 digits in all (a float, e.g. `97.25`); anything else is `None`, for the full check.
+/// For the float, the digits as an integer `m` and `10^k` (k fractional digits) are both exact
+/// doubles, and IEEE division rounds their exact quotient correctly, so `m / 10^k` is the very
+/// double a full parser gives (Clinger's fast path).
+fn quick_number(t: &str) -> Option<QuickNumber> {
+    const POWERS: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
     let (negative, digits) = match t.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         all => (false, all),
     };
-    if digits.is_empty() || digits.len() > 18 {
+    let mut m: u64 = 0;
+    let mut i = 0;
+    while let Some(&b) = digits.get(i) {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        if i == 18 {
+            return None; // 19 digits may not fit an i64: the full path
+        }
+        m = m * 10 + u64::from(b - b'0');
+        i += 1;
+    }
+    if i == 0 {
         return None;
     }
-    let mut n: i64 = 0;
-    for &b in digits {
+    if i == digits.len() {
+        // At most 18 digits: below 2^63.
+        let n = m as i64;
+        return Some(QuickNumber::Int(if negative { -n } else { n }));
+    }
+    if digits[i] != b'.' {
+        return None;
+    }
+    let fraction = &digits[i + 1..];
+    if fraction.is_empty() || i + fraction.len() > 15 {
+        return None; // "1." is not DynamoDB's number text; long ones take the full parser
+    }
+    for &b in fraction {
         if !b.is_ascii_digit() {
             return None;
         }
-        n = n * 10 + i64::from(b - b'0');
+        m = m * 10 + u64::from(b - b'0');
     }
-    Some(if negative { -n } else { n })
-}
-
-/// `-?\d+\.\d+` with at most 15 digits in all (the usual float `N`, e.g. `97.25`), parsed in
-/// one pass, else `None`. The digits as an integer `m` and `10^k` (k fractional digits) are both
-/// exact doubles, and IEEE division rounds their exact quotient correctly, so `m / 10^k` is the
-/// very double a full parser gives (Clinger's fast path).
-fn short_decimal_literal(t: &str) -> Option<f64> {
-    const POWERS: [f64; 16] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    ];
-    let (negative, rest) = match t.as_bytes() {
-        [b'-', rest @ ..] => (true, rest),
-        all => (false, all),
-    };
-    let mut m: u64 = 0;
-    let mut digits = 0usize;
-    let mut point: Option<usize> = None;
-    for (i, &b) in rest.iter().enumerate() {
-        match b {
-            b'0'..=b'9' => {
-                m = m * 10 + u64::from(b - b'0');
-                digits += 1;
-                if digits > 15 {
-                    return None;
-                }
-            }
-            b'.' if point.is_none() && i > 0 => point = Some(i),
-            _ => return None,
-        }
-    }
-    let point = point?;
-    let fraction = rest.len() - point - 1;
-    if fraction == 0 {
-        return None; // "1." is not DynamoDB's number text: leave it to the full check
-    }
-    let x = m as f64 / POWERS[fraction];
-    Some(if negative { -x } else { x })
+    let x = m as f64 / POWERS[fraction.len()];
+    Some(QuickNumber::Float(if negative { -x } else { x }))
 }
 
 pub fn float_from_text<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -591,26 +658,17 @@ pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<B
             let Ok(m) = v.cast::<PyDict>() else {
                 return Err(CoreError::validation("M value must be a dict").into());
             };
-            if depth >= MAX_DEPTH {
-                return Err(too_deep());
-            }
-            let entries = dict_entries(m);
-            let out = dict_sized_like(m, entries.len())?;
-            for (k, x) in entries {
-                dict_set(&out, &k, &from_av(&x, depth + 1)?)?;
-            }
-            Ok(out.into_any())
+            Ok(map_from_av(m, depth)?.into_any())
         }
         Tag::L => {
             let l = list_of(&v, "L")?;
             if depth >= MAX_DEPTH {
                 return Err(too_deep());
             }
-            let mut out = Vec::with_capacity(l.len());
-            for x in l.iter() {
-                out.push(from_av(&x, depth + 1)?);
-            }
-            Ok(PyList::new(py, out)?.into_any())
+            let out = new_list(py, l.len(), |i| {
+                from_av(&seq_item(l.as_any(), true, i)?, depth + 1)
+            })?;
+            Ok(out.into_any())
         }
         Tag::B => binary_from_av(&v),
         Tag::Ss => {
@@ -643,7 +701,26 @@ pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<B
     }
 }
 
+/// The values of a map's member AttributeValues (the inside of an `{"M": ...}`).
+fn map_from_av<'py>(m: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    if depth >= MAX_DEPTH {
+        return Err(too_deep());
+    }
+    let entries = dict_entries(m);
+    let out = dict_sized_like(m, entries.len())?;
+    for (k, x) in entries {
+        dict_set(&out, &k, &from_av(&x, depth + 1)?)?;
+    }
+    Ok(out)
+}
+
 #[pyfunction]
 pub fn from_attribute_value<'py>(av: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     from_av(av, 0)
+}
+
+/// A whole item's values: `from_attribute_value({"M": item})` in one call.
+#[pyfunction]
+pub fn unmarshal_item<'py>(item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    map_from_av(item_dict(item)?, 0)
 }

@@ -170,6 +170,30 @@ def test_bad_attribute_values(bad):
         from_av(bad)
 
 
+def test_whole_item_calls():
+    """``marshal_item``/``unmarshal_item``: one call for boto3's ``Item`` form."""
+    item = {"id": "a", "n": 7, "tags": {"x"}, "m": {"k": [1, None]}}
+    stored = core.marshal_item(item)
+    assert stored == to_av(item)["M"]
+    assert stored == {
+        "id": {"S": "a"},
+        "n": {"N": "7"},
+        "tags": {"SS": ["x"]},
+        "m": {"M": {"k": {"L": [{"N": "1"}, {"NULL": True}]}}},
+    }
+    assert core.unmarshal_item(stored) == item
+    assert core.marshal_item({}) == {} and core.unmarshal_item({}) == {}
+    for bad in ([("id", "a")], "id", None):
+        with pytest.raises(ValidationError, match="an item must be a dict"):
+            core.marshal_item(bad)
+        with pytest.raises(ValidationError, match="an item must be a dict"):
+            core.unmarshal_item(bad)
+    with pytest.raises(ValidationError, match="map keys must be str"):
+        core.marshal_item({1: "a"})
+    with pytest.raises(ValidationError, match="not an AttributeValue"):
+        core.unmarshal_item({"id": "a"})
+
+
 def test_round_trip_of_a_medium_item():
     item = {
         "id": "01HKS659000000000000000001",

@@ -215,6 +215,26 @@ def test_from_attribute_value(av):
     same("from_attribute_value", av)
 
 
+@PARITY
+@given(st.one_of(st.dictionaries(st.text(max_size=4), values, max_size=4), values))
+def test_marshal_item(item):
+    """The whole-item calls: identical across cores, and the same as the per-value calls."""
+    result = same("marshal_item", item)
+    if isinstance(item, dict):
+        assert result == outcome(lambda v: native.to_attribute_value(v)["M"], item)
+    if result[0] == "ok":
+        same("unmarshal_item", native.marshal_item(item))
+
+
+@PARITY
+@given(st.one_of(st.dictionaries(st.text(max_size=4), attribute_values, max_size=4),
+                 attribute_values))
+def test_unmarshal_item(item):
+    result = same("unmarshal_item", item)
+    if isinstance(item, dict):
+        assert result == outcome(lambda v: native.from_attribute_value({"M": v}), item)
+
+
 # -- Schema ---------------------------------------------------------------------------------
 
 FIELDS = [("id", "string"), ("sk", "integer"), ("f", "float"), ("d", "decimal"),

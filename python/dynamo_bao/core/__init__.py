@@ -28,6 +28,8 @@ __all__ = [
     "encode_index_value",
     "to_attribute_value",
     "from_attribute_value",
+    "marshal_item",
+    "unmarshal_item",
     "Schema",
     "MAX_JSON_DEPTH",
     "encode_request",
@@ -80,6 +82,8 @@ parse_primary_id = _impl.parse_primary_id
 encode_index_value = _impl.encode_index_value
 to_attribute_value = _impl.to_attribute_value
 from_attribute_value = _impl.from_attribute_value
+marshal_item = _impl.marshal_item
+unmarshal_item = _impl.unmarshal_item
 Schema = _impl.Schema
 MAX_JSON_DEPTH: int = _impl.MAX_JSON_DEPTH
 encode_request = _impl.encode_request

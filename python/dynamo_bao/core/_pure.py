@@ -66,6 +66,8 @@ __all__ = [
     "encode_index_value",
     "to_attribute_value",
     "from_attribute_value",
+    "marshal_item",
+    "unmarshal_item",
     "Schema",
     "MAX_JSON_DEPTH",
     "encode_request",
@@ -636,6 +638,24 @@ def _binary_from_av(v: Any) -> bytes:
 def from_attribute_value(av: dict) -> Any:
     """The Python value of a DynamoDB AttributeValue (inverse of :func:`to_attribute_value`)."""
     return _from_av(av, 0)
+
+
+def _item_dict(item: Any) -> dict:
+    if not isinstance(item, dict):
+        raise ValidationError(f"an item must be a dict, got {type(item).__name__}")
+    return item
+
+
+def marshal_item(item: dict) -> dict:
+    """A whole item as boto3's low-level ``Item``: ``{name: AttributeValue}``. The same as
+    ``to_attribute_value(item)["M"]``, in one call."""
+    return _map_to_av(_item_dict(item), 0)["M"]
+
+
+def unmarshal_item(item: dict) -> dict:
+    """The values of a whole item of AttributeValues (inverse of :func:`marshal_item`). The
+    same as ``from_attribute_value({"M": item})``, in one call."""
+    return {k: _from_av(x, 1) for k, x in _item_dict(item).items()}
 
 
 # --------------------------------------------------------------------------------------------

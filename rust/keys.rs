@@ -116,7 +116,14 @@ pub fn iteration_key(tenant: Option<&str>, prefix: &str, bucket: u32, buckets: u
     push_head(&mut out, tenant, prefix);
     out.push_str("#iter");
     if buckets != 1 {
-        out.push_str(&format!("#{bucket:03}"));
+        // `#{bucket:03}` without the formatting machinery (buckets are at most 1000).
+        out.push('#');
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(bucket);
+        for _ in digits.len()..3 {
+            out.push('0');
+        }
+        out.push_str(digits);
     }
     out
 }

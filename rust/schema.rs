@@ -210,15 +210,21 @@ impl Schema {
             .into());
         };
         let py = values.py();
-        let mut out = Vec::with_capacity(self.fields.len());
-        let mut found = 0;
-        for f in &self.fields {
-            let v = dict.get_item(f.name.bind(py))?;
-            if v.is_some() {
-                found += 1;
+        let (out, found) = match self.lookup_in_order(dict) {
+            Some(done) => done,
+            None => {
+                let mut out = Vec::with_capacity(self.fields.len());
+                let mut found = 0;
+                for f in &self.fields {
+                    let v = dict.get_item(f.name.bind(py))?;
+                    if v.is_some() {
+                        found += 1;
+                    }
+                    out.push(v);
+                }
+                (out, found)
             }
-            out.push(v);
-        }
+        };
         if found != dict.len() {
             // Report the first key that is not a field, as the pure core does.
             for key in dict.keys() {
@@ -239,6 +245,30 @@ impl Schema {
             }
         }
         Ok(out)
+    }
+
+    /// The values of a dict whose keys are the very field-name objects, in declaration order
+    /// (some may be missing): what the model layer passes, and what code with literal names
+    /// writes (CPython interns those). One pass over the entries, matching by identity, with no
+    /// hashing; `None` (then looked up by name) as soon as a key does not match that way.
+    fn lookup_in_order<'py>(&self, dict: &Bound<'py, PyDict>) -> Option<(Values<'py>, usize)> {
+        let py = dict.py();
+        let mut out: Values<'py> = vec![None; self.fields.len()];
+        let (mut pos, mut next_field, mut found) = (0, 0, 0);
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        // SAFETY: a live dict, GIL held, and no Python code runs in this loop; each value is
+        // taken as an owned reference at once.
+        while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
+            let offset = self.fields[next_field..]
+                .iter()
+                .position(|f| f.name.as_ptr() == key)?;
+            let i = next_field + offset;
+            out[i] = Some(unsafe { Bound::from_borrowed_ptr(py, value) });
+            next_field = i + 1;
+            found += 1;
+        }
+        Some((out, found))
     }
 
     fn build_templates(&mut self, py: Python<'_>) -> PyResult<()> {

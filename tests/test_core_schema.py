@@ -277,3 +277,27 @@ def test_datetime_out_of_range(ms):
     schema = core.Schema("T", "t", [("id", "string"), ("at", "datetime")], partition_key="id")
     with pytest.raises(ValidationError):
         schema.from_item({"at": {"N": str(ms)}})
+
+
+def test_to_item_is_the_same_whatever_the_order_and_identity_of_the_keys():
+    """Values given in declaration order with the field-name objects themselves are matched by
+    identity in one pass; any other dict is looked up by name. Both give the same item and the
+    same errors."""
+    schema = core.Schema("Order", "ord", [("id", "string"), ("qty", "integer"), ("note", "string"),
+                                          ("tags", "string_set")],
+                         partition_key="id", indexes=[("gsi1", "note", "qty")],
+                         iteration_buckets=10)
+    in_order = {"id": "o1", "qty": 3, "note": "n", "tags": {"a"}}
+    expected = schema.to_item(in_order, "t1")
+    rebuilt = {"".join(["i", "d"]): "o1", "".join(["q", "ty"]): 3, "note": "n", "tags": {"a"}}
+    assert rebuilt.keys() == in_order.keys()
+    for values in (dict(reversed(in_order.items())), rebuilt,
+                   {"id": "o1", "note": "n", "qty": 3, "tags": {"a"}}):
+        assert schema.to_item(values, "t1") == expected
+    partial = schema.to_item({"id": "o1", "note": "n"}, "t1")
+    assert partial == schema.to_item({"note": "n", "id": "o1"}, "t1")
+    assert "qty" not in partial and "_gsi1_pk" not in partial
+    for values in ({"id": "o1", "qty": 3, "extra": 1}, {"extra": 1, "id": "o1"},
+                   {"id": "o1", "qty": 3, "note": "n", "tags": {"a"}, "zz": 0}):
+        with pytest.raises(ValidationError, match="unknown field"):
+            schema.to_item(values, "t1")

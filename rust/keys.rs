@@ -6,17 +6,17 @@ use pyo3::types::{PyInt, PyString};
 
 use crate::errors::{CoreError, CoreResult};
 use crate::py_types::{text, type_name};
-use crate::tenant::{prefix_of, tenant_of};
+use crate::tenant::{prefix_of, tenant_text};
 
 pub const SK_SEPARATOR: &str = "##__SK__##";
 pub const UNIQUE_KEY_SK: &str = "_raft_uc";
 
 /// A tenant argument: `None` means no tenant; anything else must be a valid tenant id.
-pub fn optional_tenant(tenant: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+pub fn optional_tenant<'a>(tenant: Option<&'a Bound<'_, PyAny>>) -> PyResult<Option<&'a str>> {
     match tenant {
         None => Ok(None),
         Some(t) if t.is_none() => Ok(None),
-        Some(t) => tenant_of(t).map(Some),
+        Some(t) => tenant_text(t).map(Some),
     }
 }
 
@@ -65,15 +65,25 @@ fn push_head(out: &mut String, tenant: Option<&str>, prefix: &str) {
 
 /// `[T]#P#v`, `P#v`, or `[T]#P` / `P` for a model whose partition key is its prefix.
 pub fn primary_key(tenant: Option<&str>, prefix: &str, value: Option<&str>) -> String {
-    let mut out = String::with_capacity(
-        prefix.len() + value.map_or(0, str::len) + tenant.map_or(0, |t| t.len() + 3) + 1,
-    );
-    push_head(&mut out, tenant, prefix);
+    let mut out = String::new();
+    write_primary_key(&mut out, tenant, prefix, value);
+    out
+}
+
+/// [`primary_key`] written into `out` (cleared first): callers making several keys reuse one
+/// buffer.
+pub fn write_primary_key(
+    out: &mut String,
+    tenant: Option<&str>,
+    prefix: &str,
+    value: Option<&str>,
+) {
+    out.clear();
+    push_head(out, tenant, prefix);
     if let Some(v) = value {
         out.push('#');
         out.push_str(v);
     }
-    out
 }
 
 pub fn check_index_id(index_id: &str) -> CoreResult<()> {
@@ -89,15 +99,25 @@ pub fn check_index_id(index_id: &str) -> CoreResult<()> {
 
 /// `[T]#P#gsiN#v` (`P#gsiN#v` without tenant).
 pub fn gsi_key(tenant: Option<&str>, prefix: &str, index_id: &str, value: &str) -> String {
-    let mut out = String::with_capacity(
-        prefix.len() + index_id.len() + value.len() + tenant.map_or(0, |t| t.len() + 3) + 2,
-    );
-    push_head(&mut out, tenant, prefix);
+    let mut out = String::new();
+    write_gsi_key(&mut out, tenant, prefix, index_id, value);
+    out
+}
+
+/// [`gsi_key`] written into `out` (cleared first).
+pub fn write_gsi_key(
+    out: &mut String,
+    tenant: Option<&str>,
+    prefix: &str,
+    index_id: &str,
+    value: &str,
+) {
+    out.clear();
+    push_head(out, tenant, prefix);
     out.push('#');
     out.push_str(index_id);
     out.push('#');
     out.push_str(value);
-    out
 }
 
 pub fn check_buckets(buckets: i64) -> CoreResult<u32> {
@@ -112,8 +132,21 @@ pub fn check_buckets(buckets: i64) -> CoreResult<u32> {
 
 /// `[T]#P#iter` for one bucket, else `[T]#P#iter#007`.
 pub fn iteration_key(tenant: Option<&str>, prefix: &str, bucket: u32, buckets: u32) -> String {
-    let mut out = String::with_capacity(prefix.len() + 16 + tenant.map_or(0, |t| t.len() + 3));
-    push_head(&mut out, tenant, prefix);
+    let mut out = String::new();
+    write_iteration_key(&mut out, tenant, prefix, bucket, buckets);
+    out
+}
+
+/// [`iteration_key`] written into `out` (cleared first).
+pub fn write_iteration_key(
+    out: &mut String,
+    tenant: Option<&str>,
+    prefix: &str,
+    bucket: u32,
+    buckets: u32,
+) {
+    out.clear();
+    push_head(out, tenant, prefix);
     out.push_str("#iter");
     if buckets != 1 {
         // `#{bucket:03}` without the formatting machinery (buckets are at most 1000).
@@ -125,7 +158,6 @@ pub fn iteration_key(tenant: Option<&str>, prefix: &str, bucket: u32, buckets: u
         }
         out.push_str(digits);
     }
-    out
 }
 
 /// DynamoBao's bucket: Java's `String.hashCode` (32-bit, over UTF-16 code units), abs, mod n.
@@ -205,7 +237,7 @@ pub fn format_primary_key(
         }
         _ => None,
     };
-    Ok(primary_key(tenant.as_deref(), &prefix, value))
+    Ok(primary_key(tenant, &prefix, value))
 }
 
 #[pyfunction]
@@ -224,7 +256,7 @@ pub fn format_gsi_key(
         .ok_or_else(|| CoreError::config("invalid index id: use gsi1 .. gsi5"))?;
     check_index_id(index_id)?;
     let value = key_value(value, "index key value")?;
-    Ok(gsi_key(tenant.as_deref(), &prefix, index_id, value))
+    Ok(gsi_key(tenant, &prefix, index_id, value))
 }
 
 /// `"uc1"`/`"_uc1"` → `'1'`.
@@ -264,7 +296,7 @@ pub fn format_unique_key(
     let mut out = String::new();
     if let Some(t) = tenant {
         out.push('[');
-        out.push_str(&t);
+        out.push_str(t);
         out.push_str("]#");
     }
     out.push_str(UNIQUE_KEY_SK);
@@ -297,7 +329,7 @@ pub fn format_iteration_key(
             )
         }
     };
-    Ok(iteration_key(tenant.as_deref(), &prefix, bucket, buckets))
+    Ok(iteration_key(tenant, &prefix, bucket, buckets))
 }
 
 #[pyfunction]

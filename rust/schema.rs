@@ -2,6 +2,7 @@
 //! whole item is built (and a whole item or page is read back) in one call across the
 //! Python/Rust boundary. Mirrors `dynamo_bao.core._pure.Schema` exactly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use pyo3::ffi;
@@ -12,8 +13,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, Py
 use crate::encode::{encode_value, FloatEncoding, IndexKind};
 use crate::errors::{with_field, CoreError};
 use crate::keys::{
-    bucket_of, check_buckets, check_index_id, gsi_key, iteration_key, optional_tenant, primary_id,
-    primary_key, split_primary_id, SK_SEPARATOR,
+    bucket_of, check_buckets, check_index_id, key_value, optional_tenant, primary_id,
+    split_primary_id, write_gsi_key, write_iteration_key, write_primary_key, SK_SEPARATOR,
 };
 use crate::marshal::{
     av, av_of, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text,
@@ -107,6 +108,9 @@ struct IndexDef {
 pub struct Schema {
     model_name: String,
     prefix: String,
+    /// The prefix as a Python `str`, made once: it is the sort key (and GSI key side) of
+    /// models keyed by their prefix, stored in every item.
+    prefix_str: Py<PyString>,
     pub(crate) fields: Vec<Field>,
     by_name: HashMap<String, usize>,
     partition_key: Option<usize>,
@@ -161,6 +165,40 @@ fn two_items<'py>(entry: &Bound<'py, PyAny>, n: usize) -> Option<Vec<Bound<'py, 
         }
     }
     None
+}
+
+/// A key component: its text, and the exact `str` it was read from when the text is that
+/// string itself, so the stored key attribute can be that object (no new string).
+#[derive(Clone)]
+struct KeyText<'a, 'py> {
+    text: Cow<'a, str>,
+    object: Option<&'a Bound<'py, PyAny>>,
+}
+
+impl<'a, 'py> KeyText<'a, 'py> {
+    fn of_text(text: &'a str) -> Self {
+        KeyText {
+            text: Cow::Borrowed(text),
+            object: None,
+        }
+    }
+
+    /// `{"S": text}`.
+    fn av(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        match self.object {
+            Some(o) => av_of(intern!(py, "S"), o),
+            None => av(py, intern!(py, "S"), self.text.as_ref()),
+        }
+    }
+}
+
+fn text_of<'b>(key: &'b Option<KeyText<'_, '_>>) -> Option<&'b str> {
+    key.as_ref().map(|k| k.text.as_ref())
+}
+
+/// `{"S": buf}`: a key written into the scratch buffer.
+fn buffer_av<'py>(py: Python<'py>, buf: &str) -> PyResult<Bound<'py, PyDict>> {
+    av(py, intern!(py, "S"), buf)
 }
 
 /// Field values looked up once per call, in declaration order.
@@ -316,22 +354,40 @@ impl Schema {
         Ok(())
     }
 
-    fn key_text(&self, i: usize, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    fn key_text<'a, 'py>(
+        &self,
+        i: usize,
+        value: &'a Bound<'py, PyAny>,
+    ) -> PyResult<KeyText<'a, 'py>> {
         let kind = self.fields[i]
             .kind
             .key_encoding()
             .unwrap_or(IndexKind::String);
-        encode_value(kind, value, self.float_encoding)
-            .map_err(|e| self.field_error(value.py(), e, i))
+        if kind == IndexKind::String {
+            // The text is the value itself (what `encode_value` would copy).
+            let text = key_value(value, "string key value")
+                .map_err(|e| self.field_error(value.py(), e.into(), i))?;
+            let object = value.is_exact_instance_of::<PyString>().then_some(value);
+            return Ok(KeyText {
+                text: Cow::Borrowed(text),
+                object,
+            });
+        }
+        let text = encode_value(kind, value, self.float_encoding)
+            .map_err(|e| self.field_error(value.py(), e, i))?;
+        Ok(KeyText {
+            text: Cow::Owned(text),
+            object: None,
+        })
     }
 
-    fn required_key_text(
+    fn required_key_text<'a, 'py>(
         &self,
-        py: Python<'_>,
-        values: &Values<'_>,
+        py: Python<'py>,
+        values: &'a Values<'py>,
         field: Option<usize>,
         what: &str,
-    ) -> PyResult<Option<String>> {
+    ) -> PyResult<Option<KeyText<'a, 'py>>> {
         let Some(i) = field else {
             return Ok(None);
         };
@@ -345,14 +401,16 @@ impl Schema {
         }
     }
 
-    fn primary_parts(
+    #[allow(clippy::type_complexity)]
+    fn primary_parts<'a, 'py>(
         &self,
-        py: Python<'_>,
-        values: &Values<'_>,
-    ) -> PyResult<(Option<String>, Option<String>)> {
+        py: Python<'py>,
+        values: &'a Values<'py>,
+    ) -> PyResult<(Option<KeyText<'a, 'py>>, Option<KeyText<'a, 'py>>)> {
         let pk = self.required_key_text(py, values, self.partition_key, "partition key")?;
         let sk = self.required_key_text(py, values, self.sort_key, "sort key")?;
         if let (Some(p), Some(i)) = (&pk, self.partition_key) {
+            let p = p.text.as_ref();
             if p.contains(SK_SEPARATOR) {
                 return Err(self.field_error(
                     py,
@@ -367,25 +425,32 @@ impl Schema {
         Ok((pk, sk))
     }
 
+    /// `{"S": prefix}`.
+    fn prefix_av<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        av_of(intern!(py, "S"), self.prefix_str.bind(py).as_any())
+    }
+
+    /// `_pk` and `_sk`; `buf` is scratch space for the key text.
     fn key_dict<'py>(
         &self,
         py: Python<'py>,
         out: &Bound<'py, PyDict>,
         pk: Option<&str>,
-        sk: Option<&str>,
+        sk: Option<&KeyText<'_, 'py>>,
         tenant: Option<&str>,
+        buf: &mut String,
     ) -> PyResult<()> {
-        let s = intern!(py, "S");
+        write_primary_key(buf, tenant, &self.prefix, pk);
         dict_set(
             out,
             intern!(py, "_pk").as_any(),
-            av(py, s, primary_key(tenant, &self.prefix, pk))?.as_any(),
+            buffer_av(py, buf)?.as_any(),
         )?;
-        dict_set(
-            out,
-            intern!(py, "_sk").as_any(),
-            av(py, s, sk.unwrap_or(&self.prefix))?.as_any(),
-        )?;
+        let sk_av = match sk {
+            Some(k) => k.av(py)?,
+            None => self.prefix_av(py)?,
+        };
+        dict_set(out, intern!(py, "_sk").as_any(), sk_av.as_any())?;
         Ok(())
     }
 
@@ -396,8 +461,8 @@ impl Schema {
         tenant: Option<&str>,
         out: &Bound<'py, PyDict>,
         prune: bool,
+        buf: &mut String,
     ) -> PyResult<()> {
-        let s = intern!(py, "S");
         for index in &self.indexes {
             let side = |f: Option<usize>| match f {
                 None => Some(None),
@@ -413,46 +478,55 @@ impl Schema {
             };
             let pk_text = match (index.pk, pk_value) {
                 (Some(i), Some(v)) => self.key_text(i, v)?,
-                _ => self.prefix.clone(),
+                _ => KeyText::of_text(&self.prefix),
             };
-            let sk_text = match (index.sk, sk_value) {
-                (Some(i), Some(v)) => self.key_text(i, v)?,
-                _ => self.prefix.clone(),
-            };
+            write_gsi_key(buf, tenant, &self.prefix, &index.id, &pk_text.text);
             dict_set(
                 out,
                 index.pk_attr.bind(py).as_any(),
-                av(py, s, gsi_key(tenant, &self.prefix, &index.id, &pk_text))?.as_any(),
+                buffer_av(py, buf)?.as_any(),
             )?;
-            dict_set(
-                out,
-                index.sk_attr.bind(py).as_any(),
-                av(py, s, sk_text)?.as_any(),
-            )?;
+            let sk_av = match (index.sk, sk_value) {
+                (Some(i), Some(v)) => self.key_text(i, v)?.av(py)?,
+                _ => self.prefix_av(py)?,
+            };
+            dict_set(out, index.sk_attr.bind(py).as_any(), sk_av.as_any())?;
         }
         Ok(())
+    }
+
+    /// The primary id of the item whose key parts these are: a part itself when the other is
+    /// absent (its `str` object included), else `pk##__SK__##sk`.
+    fn id_of<'a, 'py>(
+        pk: &Option<KeyText<'a, 'py>>,
+        sk: &Option<KeyText<'a, 'py>>,
+    ) -> KeyText<'a, 'py> {
+        match (pk, sk) {
+            (Some(p), None) => p.clone(),
+            (None, Some(s)) => s.clone(),
+            _ => KeyText {
+                text: Cow::Owned(primary_id(text_of(pk), text_of(sk))),
+                object: None,
+            },
+        }
     }
 
     fn add_iteration_keys<'py>(
         &self,
         py: Python<'py>,
-        id: &str,
+        id: &KeyText<'_, 'py>,
         tenant: Option<&str>,
         out: &Bound<'py, PyDict>,
+        buf: &mut String,
     ) -> PyResult<()> {
-        let s = intern!(py, "S");
-        let bucket = bucket_of(id, self.iteration_buckets);
-        let iter_pk = iteration_key(tenant, &self.prefix, bucket, self.iteration_buckets);
+        let bucket = bucket_of(&id.text, self.iteration_buckets);
+        write_iteration_key(buf, tenant, &self.prefix, bucket, self.iteration_buckets);
         dict_set(
             out,
             intern!(py, "_iter_pk").as_any(),
-            av(py, s, iter_pk)?.as_any(),
+            buffer_av(py, buf)?.as_any(),
         )?;
-        dict_set(
-            out,
-            intern!(py, "_iter_sk").as_any(),
-            av(py, s, id)?.as_any(),
-        )?;
+        dict_set(out, intern!(py, "_iter_sk").as_any(), id.av(py)?.as_any())?;
         Ok(())
     }
 
@@ -726,9 +800,11 @@ impl Schema {
             Some(f) => FloatEncoding::parse(f)?,
             None => FloatEncoding::Sortable,
         };
+        let prefix_str = PyString::new(py, &prefix).unbind();
         let mut schema = Schema {
             model_name,
             prefix,
+            prefix_str,
             fields: Vec::new(),
             by_name: HashMap::new(),
             partition_key: None,
@@ -909,11 +985,11 @@ impl Schema {
         let py = values.py();
         let mut vals = self.lookup(values)?;
         let tenant = optional_tenant(tenant)?;
-        let tenant = tenant.as_deref();
         self.datetimes_to_ms(&mut vals)?;
         let (pk, sk) = self.primary_parts(py, &vals)?;
         let item = copy_dict(py, &self.item_template)?;
-        self.key_dict(py, &item, pk.as_deref(), sk.as_deref(), tenant)?;
+        let mut buf = String::with_capacity(128);
+        self.key_dict(py, &item, text_of(&pk), sk.as_ref(), tenant, &mut buf)?;
         for (i, v) in vals.iter().enumerate() {
             let name = self.fields[i].name.bind(py).as_any();
             let stored = match v.as_ref().filter(|v| !v.is_none()) {
@@ -925,10 +1001,10 @@ impl Schema {
                 None => dict_del(&item, name)?,
             }
         }
-        self.add_index_keys(py, &vals, tenant, &item, true)?;
+        self.add_index_keys(py, &vals, tenant, &item, true, &mut buf)?;
         if self.iteration_buckets > 0 {
-            let id = primary_id(pk.as_deref(), sk.as_deref());
-            self.add_iteration_keys(py, &id, tenant, &item)?;
+            let id = Self::id_of(&pk, &sk);
+            self.add_iteration_keys(py, &id, tenant, &item, &mut buf)?;
         }
         Ok(item)
     }
@@ -959,7 +1035,7 @@ impl Schema {
     fn primary_id(&self, values: &Bound<'_, PyAny>) -> PyResult<String> {
         let vals = self.lookup(values)?;
         let (pk, sk) = self.primary_parts(values.py(), &vals)?;
-        Ok(primary_id(pk.as_deref(), sk.as_deref()))
+        Ok(primary_id(text_of(&pk), text_of(&sk)))
     }
 
     /// `{"_pk": ..., "_sk": ...}` of the item these values describe.
@@ -973,7 +1049,8 @@ impl Schema {
         let tenant = optional_tenant(tenant)?;
         let (pk, sk) = self.primary_parts(py, &vals)?;
         let out = PyDict::new(py);
-        self.key_dict(py, &out, pk.as_deref(), sk.as_deref(), tenant.as_deref())?;
+        let mut buf = String::new();
+        self.key_dict(py, &out, text_of(&pk), sk.as_ref(), tenant, &mut buf)?;
         Ok(out)
     }
 
@@ -987,11 +1064,14 @@ impl Schema {
         let tenant = optional_tenant(tenant)?;
         let id = crate::keys::key_value(primary_id, "primary id")?;
         let out = PyDict::new(py);
+        let mut buf = String::new();
         if self.partition_key.is_none() {
-            self.key_dict(py, &out, None, Some(id), tenant.as_deref())?;
+            let sk = KeyText::of_text(id);
+            self.key_dict(py, &out, None, Some(&sk), tenant, &mut buf)?;
         } else {
             let (pk, sk) = split_primary_id(id, self.sort_key.is_some())?;
-            self.key_dict(py, &out, Some(pk), sk, tenant.as_deref())?;
+            let sk = sk.map(KeyText::of_text);
+            self.key_dict(py, &out, Some(pk), sk.as_ref(), tenant, &mut buf)?;
         }
         Ok(out)
     }
@@ -1006,11 +1086,12 @@ impl Schema {
         let vals = self.lookup(values)?;
         let tenant = optional_tenant(tenant)?;
         let out = PyDict::new(py);
-        self.add_index_keys(py, &vals, tenant.as_deref(), &out, false)?;
+        let mut buf = String::new();
+        self.add_index_keys(py, &vals, tenant, &out, false, &mut buf)?;
         if self.iteration_buckets > 0 {
             let (pk, sk) = self.primary_parts(py, &vals)?;
-            let id = primary_id(pk.as_deref(), sk.as_deref());
-            self.add_iteration_keys(py, &id, tenant.as_deref(), &out)?;
+            let id = Self::id_of(&pk, &sk);
+            self.add_iteration_keys(py, &id, tenant, &out, &mut buf)?;
         }
         Ok(out)
     }
@@ -1068,7 +1149,7 @@ impl Schema {
             ))
             .into());
         }
-        self.key_text(i, value)
+        self.key_text(i, value).map(|k| k.text.into_owned())
     }
 }
 

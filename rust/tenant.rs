@@ -50,6 +50,11 @@ pub fn py_repr_str(s: &str) -> String {
 
 /// The tenant id of a Python object (`str`), validated.
 pub fn tenant_of(obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    tenant_text(obj).map(str::to_owned)
+}
+
+/// The text of a valid tenant id given as a Python `str`, borrowed from it.
+pub fn tenant_text<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     let Ok(s) = obj.cast::<PyString>() else {
         return Err(
             CoreError::tenant(format!("tenant id must be a str, got {}", type_name(obj))).into(),
@@ -59,7 +64,7 @@ pub fn tenant_of(obj: &Bound<'_, PyAny>) -> PyResult<String> {
         .to_str()
         .map_err(|_| CoreError::tenant("invalid tenant id (not valid text)"))?;
     check_tenant(text)?;
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 /// A model prefix of a Python object, validated.

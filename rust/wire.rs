@@ -70,43 +70,79 @@ fn b64_encode_into(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-fn b64_value(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    } as u32)
+/// Each byte's 6-bit value in the standard alphabet, `INVALID` for every other byte.
+const B64_VALUES: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const INVALID: u8 = 0xFF;
+
+/// The data characters of strict base64 text: a multiple of 4 characters, at most two `=` and
+/// only at the end (the data itself is checked by the caller, through `B64_VALUES`).
+fn b64_data(b: &[u8]) -> Option<&[u8]> {
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let pad = match b {
+        [.., b'=', b'=', b'='] => return None,
+        [.., b'=', b'='] => 2,
+        [.., b'='] => 1,
+        _ => 0,
+    };
+    b.get(..b.len() - pad)
 }
 
-/// Strict base64: a multiple of 4 characters, at most two `=` and only at the end. Unused
-/// low bits of the last group are ignored, as Python's decoder does.
+/// Strict base64 (see `b64_data`). Unused low bits of the last group are ignored, as Python's
+/// decoder does.
 fn b64_decode(text: &str) -> CoreResult<Vec<u8>> {
-    let b = text.as_bytes();
     let invalid = || bad(format!("invalid base64 {text:?}"));
-    if !b.len().is_multiple_of(4) {
-        return Err(invalid());
-    }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return Err(invalid());
-    }
-    let data = &b[..b.len() - pad];
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in data {
-        acc = (acc << 6) | b64_value(c).ok_or_else(invalid)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+    let data = b64_data(text.as_bytes()).ok_or_else(invalid)?;
+    let quads = data.chunks_exact(4);
+    let tail = quads.remainder();
+    // 2 characters of a padded last group make one byte, 3 make two.
+    let mut out = vec![0; data.len() / 4 * 3 + tail.len().saturating_sub(1)];
+    let (whole, last) = out.split_at_mut(data.len() / 4 * 3);
+    for (q, o) in quads.zip(whole.chunks_exact_mut(3)) {
+        let (a, b, c, d) = (
+            B64_VALUES[usize::from(q[0])],
+            B64_VALUES[usize::from(q[1])],
+            B64_VALUES[usize::from(q[2])],
+            B64_VALUES[usize::from(q[3])],
+        );
+        // Valid values are below 64, so one test catches an invalid byte among the four.
+        if (a | b | c | d) & 0xC0 != 0 {
+            return Err(invalid());
         }
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        o.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let mut n: u32 = 0;
+    for &c in tail {
+        let v = B64_VALUES[usize::from(c)];
+        if v == INVALID {
+            return Err(invalid());
+        }
+        n = (n << 6) | u32::from(v);
+    }
+    // Left-align the 12 or 18 bits; the low bits beyond the last whole byte are dropped.
+    let n = n << ((32 - 6 * tail.len() as u32) % 32);
+    for (k, o) in last.iter_mut().enumerate() {
+        *o = (n >> (24 - 8 * k)) as u8;
     }
     Ok(out)
+}
+
+/// Whether `text` is strict base64, as `b64_decode` reads it, without decoding it.
+fn b64_check(text: &str) -> CoreResult<()> {
+    match b64_data(text.as_bytes()) {
+        Some(data) if data.iter().all(|&c| B64_VALUES[usize::from(c)] != INVALID) => Ok(()),
+        _ => Err(bad(format!("invalid base64 {text:?}"))),
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -711,10 +747,10 @@ fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
                 .try_for_each(|x| check_av(d, x, depth + 1))
         }
         (Tag::Bool | Tag::Null, J::Bool(_)) => Ok(()),
-        (Tag::B, J::Str(s)) => b64_decode(s).map(|_| ()),
+        (Tag::B, J::Str(s)) => b64_check(s),
         (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => Ok(()),
         (Tag::Bs, J::Arr(..)) => d.items(v).iter().try_for_each(|x| match x {
-            J::Str(s) => b64_decode(s).map(|_| ()),
+            J::Str(s) => b64_check(s),
             _ => Err(bad("BS value must be an array of strings")),
         }),
         (tag, _) => Err(bad(format!("{} value has the wrong JSON type", tag.name()))),

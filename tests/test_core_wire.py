@@ -640,6 +640,24 @@ def test_parity_decode_response_on_noise(body):
     assert outcome(pure.decode_response, body) == outcome(native.decode_response, body)
 
 
+@PARITY
+@given(
+    st.text(alphabet="AQw+/=!\u00e9", max_size=13) | st.binary(max_size=10).map(
+        lambda b: base64.b64encode(b).decode()
+    ),
+    st.booleans(),
+)
+def test_parity_decode_response_base64(text, with_schema):
+    """Base64 is strict in both cores (length, padding, alphabet); unused low bits are ignored."""
+    blobs = json.dumps({"a": {"B": text}, "blob": {"B": text}, "s": {"BS": [text, "YQ=="]}})
+    body = ('{"Item": %s, "Attributes": %s}' % (blobs, blobs)).encode()
+    schemas = (make_schema(pure), make_schema(native)) if with_schema else (None, None)
+    a = outcome(pure.decode_response, body, schemas[0])
+    assert a == outcome(native.decode_response, body, schemas[1]), body
+    if a[0] == "ok":
+        assert native.decode_response(body)["Attributes"]["a"]["B"] == base64.b64decode(text)
+
+
 def test_parity_decode_response_native_core_with_pure_schema():
     body = response_body(RESPONSES["Query"])
     assert native.decode_response(body, make_schema(pure)) == pure.decode_response(

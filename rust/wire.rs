@@ -2,12 +2,10 @@
 //! bodies read straight into what botocore's parser returns (or, with a `Schema`, into model
 //! values). Mirrors `dynamo_bao.core._pure_wire`, whose docstring records the decisions.
 //!
-//! A response is first parsed into a `Doc`: two flat tapes of values and object entries, with
-//! strings without escapes pointing into the body (no allocation per node), the GIL released
-//! for large bodies. Python objects are then made once, in the shape asked for, never as
+//! A response is first parsed into a `Doc`: two flat tapes of plain-data values and object
+//! entries, strings and numbers as spans of the body (strings with escapes: of one buffer of
+//! their decoded text), so no allocation per node; the GIL is released for large bodies. Python objects are then made once, in the shape asked for, never as
 //! intermediate AttributeValue dicts on the schema path.
-
-use std::borrow::Cow;
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -305,42 +303,133 @@ pub fn encode_request<'py>(params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
 // ------------------------------------------------------------------------------------------
 // JSON documents
 
-/// A parsed JSON value; strings without escapes borrow from the body. Containers are
-/// `(start, len)` ranges of their document's tapes, so a whole body is a few vectors instead
-/// of one allocation per object (most objects are one-entry AttributeValues).
-pub enum J<'a> {
+/// Where a string or number is: a byte range of the body, or of the document's unescaped
+/// text. Offsets are `u32` (bodies are limited to 4 GiB), which keeps a `J` at 12 bytes.
+#[derive(Clone, Copy)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of(at: usize, end: usize) -> Span {
+        // Both are offsets into a body or the unescaped text, which is never longer than the
+        // body, and `parse_document` refuses bodies longer than `u32::MAX`.
+        Span {
+            at: at as u32,
+            len: (end - at) as u32,
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.at as usize..self.at as usize + self.len as usize
+    }
+}
+
+/// A parsed JSON value, plain data without a lifetime or destructor: strings and numbers are
+/// spans, containers are `(start, len)` ranges of their document's tapes, so a whole body is
+/// a few vectors instead of one allocation per node (most objects are one-entry
+/// AttributeValues). Read texts through `Doc::str`.
+#[derive(Clone, Copy)]
+enum J {
     Null,
     Bool(bool),
-    Num(&'a str),
-    Str(Cow<'a, str>),
+    Num(Span),
+    /// A string without escapes: its span of the body.
+    Str(Span),
+    /// A string with escapes: its decoded text's span of `Doc::unescaped`.
+    Esc(Span),
     Arr(u32, u32),
     Obj(u32, u32),
 }
 
-type Entry<'a> = (Cow<'a, str>, J<'a>);
-
-/// A parsed body: the top value and the tapes its containers point into.
-pub struct Doc<'a> {
-    root: J<'a>,
-    values: Vec<J<'a>>,
-    entries: Vec<Entry<'a>>,
+impl J {
+    fn is_str(&self) -> bool {
+        matches!(self, J::Str(_) | J::Esc(_))
+    }
 }
 
-impl<'a> Doc<'a> {
+/// An object entry; the key is a `J::Str` or `J::Esc`.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: J,
+    value: J,
+}
+
+/// A parsed body: the top value and the tapes its containers point into.
+struct Doc<'a> {
+    src: &'a str,
+    /// The decoded text of every string with escapes, one after the other.
+    unescaped: String,
+    root: J,
+    values: Vec<J>,
+    entries: Vec<Entry>,
+}
+
+impl Doc<'_> {
     /// The entries of an object (empty for anything else).
-    fn entries(&self, j: &J<'_>) -> &[Entry<'a>] {
+    fn entries(&self, j: &J) -> &[Entry] {
         match *j {
-            J::Obj(start, len) => &self.entries[start as usize..(start + len) as usize],
+            J::Obj(start, len) => self
+                .entries
+                .get(start as usize..start as usize + len as usize)
+                .unwrap_or(&[]),
             _ => &[],
         }
     }
 
     /// The values of an array (empty for anything else).
-    fn items(&self, j: &J<'_>) -> &[J<'a>] {
+    fn items(&self, j: &J) -> &[J] {
         match *j {
-            J::Arr(start, len) => &self.values[start as usize..(start + len) as usize],
+            J::Arr(start, len) => self
+                .values
+                .get(start as usize..start as usize + len as usize)
+                .unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// The text of a string (empty for anything else).
+    fn str(&self, j: &J) -> &str {
+        match *j {
+            J::Str(s) => self.src.get(s.range()),
+            J::Esc(s) => self.unescaped.get(s.range()),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+
+    /// The text of a number (empty for anything else).
+    fn number(&self, j: &J) -> &str {
+        match *j {
+            J::Num(s) => self.src.get(s.range()),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+
+    fn key(&self, e: &Entry) -> &str {
+        self.str(&e.key)
+    }
+
+    /// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
+    /// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
+    /// well-formed bodies).
+    fn superseded(&self, entries: &[Entry], i: usize) -> bool {
+        let Some((e, later)) = entries.get(i..).and_then(|s| s.split_first()) else {
+            return false;
+        };
+        let key = self.key(e);
+        later.iter().any(|x| self.key(x) == key)
+    }
+
+    /// The value the last entry with key `name` of an object holds.
+    fn member(&self, j: &J, name: &str) -> Option<&J> {
+        self.entries(j)
+            .iter()
+            .rev()
+            .find(|e| self.key(e) == name)
+            .map(|e| &e.value)
     }
 }
 
@@ -351,12 +440,13 @@ struct Parser<'a> {
     src: &'a str,
     b: &'a [u8],
     i: usize,
+    unescaped: String,
     /// Entries of the containers being parsed, as a stack: each container collects its own
     /// above the mark it took and moves them to the tape at its end, contiguous there.
-    value_stack: Vec<J<'a>>,
-    entry_stack: Vec<Entry<'a>>,
-    values: Vec<J<'a>>,
-    entries: Vec<Entry<'a>>,
+    value_stack: Vec<J>,
+    entry_stack: Vec<Entry>,
+    values: Vec<J>,
+    entries: Vec<Entry>,
 }
 
 /// The index of the first byte at or after `i` that ends a run of plain string content — `"`,
@@ -401,11 +491,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> PResult<J<'a>> {
+    fn value(&mut self, depth: usize) -> PResult<J> {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => Ok(J::Str(self.string()?)),
+            Some(b'"') => self.string(),
             Some(b't') => self.literal("true", J::Bool(true)),
             Some(b'f') => self.literal("false", J::Bool(false)),
             Some(b'n') => self.literal("null", J::Null),
@@ -415,7 +505,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: J<'a>) -> PResult<J<'a>> {
+    fn literal(&mut self, word: &str, value: J) -> PResult<J> {
         if self.b[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
             Ok(value)
@@ -433,7 +523,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, as Python's `json` reads numbers.
-    fn number(&mut self) -> PResult<J<'a>> {
+    fn number(&mut self) -> PResult<J> {
         let start = self.i;
         if self.b[self.i] == b'-' {
             self.i += 1;
@@ -451,7 +541,7 @@ impl<'a> Parser<'a> {
             if self.digits() == 0 {
                 // `1.` is the number 1 followed by a stray `.`.
                 self.i = dot;
-                return Ok(J::Num(&self.src[start..self.i]));
+                return Ok(J::Num(Span::of(start, self.i)));
             }
         }
         if let Some(b'e' | b'E') = self.b.get(self.i) {
@@ -464,7 +554,7 @@ impl<'a> Parser<'a> {
                 self.i = e;
             }
         }
-        Ok(J::Num(&self.src[start..self.i]))
+        Ok(J::Num(Span::of(start, self.i)))
     }
 
     fn hex4(&mut self) -> PResult<u32> {
@@ -479,29 +569,31 @@ impl<'a> Parser<'a> {
         Ok(h)
     }
 
-    fn string(&mut self) -> PResult<Cow<'a, str>> {
+    /// A string at `self.i` (its opening quote): `J::Str` when it has no escapes, else its
+    /// decoded text is appended to `unescaped` and it is a `J::Esc`.
+    fn string(&mut self) -> PResult<J> {
         self.i += 1;
         let start = self.i;
         self.i = special_byte(self.b, start);
         match self.b.get(self.i) {
             Some(b'"') => {
-                let s = &self.src[start..self.i];
                 self.i += 1;
-                return Ok(Cow::Borrowed(s));
+                return Ok(J::Str(Span::of(start, self.i - 1)));
             }
             Some(b'\\') => {}
             Some(_) => return Err(self.err("control character in string")),
             None => return Err(self.err("unterminated string")),
         }
-        let mut s = String::from(&self.src[start..self.i]);
+        let at = self.unescaped.len();
+        let mut run = start;
         loop {
-            let run = self.i;
             self.i = special_byte(self.b, run);
-            s.push_str(&self.src[run..self.i]);
+            let s = &mut self.unescaped;
+            s.push_str(self.src.get(run..self.i).unwrap_or(""));
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(Cow::Owned(s));
+                    return Ok(J::Esc(Span::of(at, self.unescaped.len())));
                 }
                 Some(b'\\') => {
                     self.i += 1;
@@ -517,25 +609,8 @@ impl<'a> Parser<'a> {
                         Some(b'r') => s.push('\r'),
                         Some(b't') => s.push('\t'),
                         Some(b'u') => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi)
-                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
-                            {
-                                let back = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                                } else {
-                                    self.i = back;
-                                    hi
-                                }
-                            } else {
-                                hi
-                            };
-                            let ch = char::from_u32(code)
-                                .ok_or_else(|| Box::new(bad("text contains a lone surrogate")))?;
-                            s.push(ch);
+                            let ch = self.unicode_escape()?;
+                            self.unescaped.push(ch);
                         }
                         _ => return Err(self.err("invalid escape")),
                     }
@@ -543,7 +618,28 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(self.err("control character in string")),
                 None => return Err(self.err("unterminated string")),
             }
+            run = self.i;
         }
+    }
+
+    /// The character of a `\u` escape (after the `u`), a surrogate pair taken together.
+    fn unicode_escape(&mut self) -> PResult<char> {
+        let hi = self.hex4()?;
+        let code =
+            if (0xD800..0xDC00).contains(&hi) && self.b.get(self.i..self.i + 2) == Some(b"\\u") {
+                let back = self.i;
+                self.i += 2;
+                let lo = self.hex4()?;
+                if (0xDC00..0xE000).contains(&lo) {
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    self.i = back;
+                    hi
+                }
+            } else {
+                hi
+            };
+        char::from_u32(code).ok_or_else(|| Box::new(bad("text contains a lone surrogate")))
     }
 
     fn enter(&self, depth: usize) -> PResult<()> {
@@ -555,7 +651,13 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> PResult<J<'a>> {
+    /// The tape range of a container's entries: `(start, len)` (counts fit in `u32`: each
+    /// takes at least one byte of a body `parse_document` limits to `u32::MAX` bytes).
+    fn range(start: usize, end: usize) -> (u32, u32) {
+        (start as u32, (end - start) as u32)
+    }
+
+    fn array(&mut self, depth: usize) -> PResult<J> {
         self.enter(depth)?;
         self.i += 1;
         self.ws();
@@ -573,16 +675,36 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    let start = tape_index(self.values.len())?;
-                    self.values.extend(self.value_stack.drain(mark..));
-                    return Ok(J::Arr(start, tape_index(self.values.len())? - start));
+                    let start = self.values.len();
+                    self.values
+                        .extend_from_slice(self.value_stack.get(mark..).unwrap_or(&[]));
+                    self.value_stack.truncate(mark);
+                    let (start, len) = Self::range(start, self.values.len());
+                    return Ok(J::Arr(start, len));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
         }
     }
 
-    fn object(&mut self, depth: usize) -> PResult<J<'a>> {
+    fn entry(&mut self, depth: usize) -> PResult<Entry> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(self.err("expected a string key"));
+        }
+        let key = self.string()?;
+        self.ws();
+        if self.b.get(self.i) != Some(&b':') {
+            return Err(self.err("expected ':'"));
+        }
+        self.i += 1;
+        self.ws();
+        let value = self.value(depth + 1)?;
+        self.ws();
+        Ok(Entry { key, value })
+    }
+
+    fn object(&mut self, depth: usize) -> PResult<J> {
         self.enter(depth)?;
         self.i += 1;
         self.ws();
@@ -590,29 +712,34 @@ impl<'a> Parser<'a> {
             self.i += 1;
             return Ok(J::Obj(0, 0));
         }
+        // Most objects are one-entry AttributeValues: the first entry goes straight to the
+        // tape when it is the only one (its value's own entries are already there).
+        let first = self.entry(depth)?;
+        match self.b.get(self.i) {
+            Some(b',') => self.i += 1,
+            Some(b'}') => {
+                self.i += 1;
+                self.entries.push(first);
+                let (start, len) = Self::range(self.entries.len() - 1, self.entries.len());
+                return Ok(J::Obj(start, len));
+            }
+            _ => return Err(self.err("expected ',' or '}'")),
+        }
         let mark = self.entry_stack.len();
+        self.entry_stack.push(first);
         loop {
-            self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
-                return Err(self.err("expected a string key"));
-            }
-            let key = self.string()?;
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.i += 1;
-            self.ws();
-            let value = self.value(depth + 1)?;
-            self.entry_stack.push((key, value));
-            self.ws();
+            let entry = self.entry(depth)?;
+            self.entry_stack.push(entry);
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    let start = tape_index(self.entries.len())?;
-                    self.entries.extend(self.entry_stack.drain(mark..));
-                    return Ok(J::Obj(start, tape_index(self.entries.len())? - start));
+                    let start = self.entries.len();
+                    self.entries
+                        .extend_from_slice(self.entry_stack.get(mark..).unwrap_or(&[]));
+                    self.entry_stack.truncate(mark);
+                    let (start, len) = Self::range(start, self.entries.len());
+                    return Ok(J::Obj(start, len));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -620,16 +747,16 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn tape_index(n: usize) -> PResult<u32> {
-    u32::try_from(n).map_err(|_| Box::new(bad("body is too large")))
-}
-
 fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
+    if u32::try_from(body.len()).is_err() {
+        return Err(bad("body is too large"));
+    }
     let src = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
     let mut p = Parser {
         src,
         b: body,
         i: 0,
+        unescaped: String::new(),
         value_stack: Vec::new(),
         entry_stack: Vec::new(),
         values: Vec::new(),
@@ -642,96 +769,84 @@ fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
         return Err(*p.err("extra data"));
     }
     Ok(Doc {
+        src,
+        unescaped: p.unescaped,
         root,
         values: p.values,
         entries: p.entries,
     })
 }
 
-/// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
-/// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
-/// well-formed bodies).
-fn superseded(entries: &[Entry<'_>], i: usize) -> bool {
-    let key = &entries[i].0;
-    entries[i + 1..].iter().any(|(k, _)| k == key)
-}
-
-/// The value the last entry with key `name` holds.
-fn member<'b, 'a>(entries: &'b [Entry<'a>], name: &str) -> Option<&'b J<'a>> {
-    entries
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
 // ------------------------------------------------------------------------------------------
 // Responses: AttributeValues
 
 fn tag_of(name: &str) -> Option<Tag> {
-    Some(match name {
-        "S" => Tag::S,
-        "N" => Tag::N,
-        "B" => Tag::B,
-        "BOOL" => Tag::Bool,
-        "NULL" => Tag::Null,
-        "M" => Tag::M,
-        "L" => Tag::L,
-        "SS" => Tag::Ss,
-        "NS" => Tag::Ns,
-        "BS" => Tag::Bs,
+    // By length first: a slice pattern match compares the bytes without a `memcmp` call.
+    Some(match *name.as_bytes() {
+        [b'S'] => Tag::S,
+        [b'N'] => Tag::N,
+        [b'B'] => Tag::B,
+        [b'M'] => Tag::M,
+        [b'L'] => Tag::L,
+        [b'S', b'S'] => Tag::Ss,
+        [b'N', b'S'] => Tag::Ns,
+        [b'B', b'S'] => Tag::Bs,
+        [b'B', b'O', b'O', b'L'] => Tag::Bool,
+        [b'N', b'U', b'L', b'L'] => Tag::Null,
         _ => return None,
     })
 }
 
-fn describe(j: &J<'_>) -> &'static str {
+fn describe(j: &J) -> &'static str {
     match j {
         J::Null => "null",
         J::Bool(_) => "a boolean",
         J::Num(_) => "a number",
-        J::Str(_) => "a string",
+        J::Str(_) | J::Esc(_) => "a string",
         J::Arr(..) => "an array",
         J::Obj(..) => "an object",
     }
 }
 
 /// The `(tag, value)` of an AttributeValue object: one key (repeated keys: the last wins).
-fn av_entry<'b, 'a>(d: &'b Doc<'a>, j: &J<'_>) -> CoreResult<(Tag, &'b J<'a>)> {
+fn av_entry<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
     if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("not an AttributeValue: {}", describe(j))));
     }
     let entries = d.entries(j);
-    let Some((key, value)) = entries.last() else {
+    let Some(last) = entries.last() else {
         return Err(bad("not an AttributeValue: {}"));
     };
-    if entries.len() > 1 && entries.iter().any(|(k, _)| k != key) {
+    let key = d.key(last);
+    if entries.len() > 1 && entries.iter().any(|e| d.key(e) != key) {
         return Err(bad("an AttributeValue must have exactly one type"));
     }
     let tag = tag_of(key).ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
-    Ok((tag, value))
+    Ok((tag, &last.value))
 }
 
 fn too_deep_value() -> CoreError {
     bad(format!("value is nested deeper than {MAX_DEPTH} levels"))
 }
 
-fn all_strings(items: &[J<'_>]) -> bool {
-    items.iter().all(|x| matches!(x, J::Str(_)))
+fn all_strings(items: &[J]) -> bool {
+    items.iter().all(J::is_str)
 }
 
-/// Checks an AttributeValue as the pure core's reader does, without making any object.
-fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
+/// Checks an AttributeValue as the pure core's reader does, without making any object; its
+/// `(tag, value)` when it is valid.
+fn check_av<'d>(d: &'d Doc<'_>, j: &J, depth: usize) -> CoreResult<(Tag, &'d J)> {
     let (tag, v) = av_entry(d, j)?;
     match (tag, v) {
-        (Tag::S | Tag::N, J::Str(_)) => Ok(()),
+        (Tag::S | Tag::N, J::Str(_) | J::Esc(_)) => Ok(()),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value());
             }
             let entries = d.entries(v);
-            for (i, (_, x)) in entries.iter().enumerate() {
-                if let Err(e) = check_av(d, x, depth + 1) {
-                    if !superseded(entries, i) {
+            for (i, e) in entries.iter().enumerate() {
+                if let Err(e) = check_av(d, &e.value, depth + 1) {
+                    if !d.superseded(entries, i) {
                         return Err(e);
                     }
                 }
@@ -744,26 +859,27 @@ fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
             }
             d.items(v)
                 .iter()
-                .try_for_each(|x| check_av(d, x, depth + 1))
+                .try_for_each(|x| check_av(d, x, depth + 1).map(|_| ()))
         }
         (Tag::Bool | Tag::Null, J::Bool(_)) => Ok(()),
-        (Tag::B, J::Str(s)) => b64_check(s),
+        (Tag::B, J::Str(_) | J::Esc(_)) => b64_check(d.str(v)),
         (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => Ok(()),
         (Tag::Bs, J::Arr(..)) => d.items(v).iter().try_for_each(|x| match x {
-            J::Str(s) => b64_check(s),
+            J::Str(_) | J::Esc(_) => b64_check(d.str(x)),
             _ => Err(bad("BS value must be an array of strings")),
         }),
         (tag, _) => Err(bad(format!("{} value has the wrong JSON type", tag.name()))),
     }
+    .map(|()| (tag, v))
 }
 
 fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyAny> {
     PyString::new(py, s).into_any()
 }
 
-fn py_blob<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn py_blob<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Str(s) => Ok(PyBytes::new(py, &b64_decode(s)?).into_any()),
+        J::Str(_) | J::Esc(_) => Ok(PyBytes::new(py, &b64_decode(d.str(j))?).into_any()),
         _ => Err(bad("a blob must be a string").into()),
     }
 }
@@ -786,16 +902,18 @@ fn tag_key<'py>(py: Python<'py>, tag: Tag) -> &'py Bound<'py, PyString> {
 
 /// An object's entries as a dict, each value made by `f`; a failing entry that a later one
 /// overrides is skipped, as the last entry is the one JSON readers keep.
-fn object_dict<'py, 'a>(
+fn object_dict<'py>(
     py: Python<'py>,
-    entries: &[Entry<'a>],
-    mut f: impl FnMut(&J<'a>) -> PyResult<Bound<'py, PyAny>>,
+    d: &Doc<'_>,
+    j: &J,
+    mut f: impl FnMut(&J) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let entries = d.entries(j);
     let out = PyDict::new(py);
-    for (i, (k, v)) in entries.iter().enumerate() {
-        match f(v) {
-            Ok(x) => dict_set(&out, &py_str(py, k), &x)?,
-            Err(e) if superseded(entries, i) => drop(e),
+    for (i, e) in entries.iter().enumerate() {
+        match f(&e.value) {
+            Ok(x) => dict_set(&out, &py_str(py, d.key(e)), &x)?,
+            Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }
     }
@@ -803,20 +921,15 @@ fn object_dict<'py, 'a>(
 }
 
 /// An AttributeValue as botocore returns it (`B`/`BS` decoded to bytes, `N` as text).
-fn av_dict<'py>(
-    py: Python<'py>,
-    d: &Doc<'_>,
-    j: &J<'_>,
-    depth: usize,
-) -> PyResult<Bound<'py, PyAny>> {
+fn av_dict<'py>(py: Python<'py>, d: &Doc<'_>, j: &J, depth: usize) -> PyResult<Bound<'py, PyAny>> {
     let (tag, v) = av_entry(d, j)?;
     let value: Bound<'py, PyAny> = match (tag, v) {
-        (Tag::S | Tag::N, J::Str(s)) => py_str(py, s),
+        (Tag::S | Tag::N, J::Str(_) | J::Esc(_)) => py_str(py, d.str(v)),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, d.entries(v), |x| av_dict(py, d, x, depth + 1))?.into_any()
+            object_dict(py, d, v, |x| av_dict(py, d, x, depth + 1))?.into_any()
         }
         (Tag::L, J::Arr(..)) => {
             if depth >= MAX_DEPTH {
@@ -830,23 +943,17 @@ fn av_dict<'py>(
             PyList::new(py, out)?.into_any()
         }
         (Tag::Bool | Tag::Null, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
-        (Tag::B, J::Str(_)) => py_blob(py, v)?,
+        (Tag::B, J::Str(_) | J::Esc(_)) => py_blob(py, d, v)?,
         (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => {
-            let strs: Vec<Bound<'py, PyAny>> = d
-                .items(v)
-                .iter()
-                .map(|x| match x {
-                    J::Str(s) => py_str(py, s),
-                    _ => unreachable!("checked by all_strings"),
-                })
-                .collect();
+            let strs: Vec<Bound<'py, PyAny>> =
+                d.items(v).iter().map(|x| py_str(py, d.str(x))).collect();
             PyList::new(py, strs)?.into_any()
         }
         (Tag::Bs, J::Arr(..)) => {
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(py_blob(py, x)?);
+                out.push(py_blob(py, d, x)?);
             }
             PyList::new(py, out)?.into_any()
         }
@@ -857,14 +964,14 @@ fn av_dict<'py>(
     Ok(d.into_any())
 }
 
-fn attr_map<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn attr_map<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Obj(..) => Ok(object_dict(py, d.entries(j), |x| av_dict(py, d, x, 0))?.into_any()),
+        J::Obj(..) => Ok(object_dict(py, d, j, |x| av_dict(py, d, x, 0))?.into_any()),
         _ => Err(bad("an item must be an object").into()),
     }
 }
 
-fn items_list<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn items_list<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
         J::Arr(..) => {
             let items = d.items(j);
@@ -899,32 +1006,25 @@ fn n_value<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-fn str_of<'b>(j: &'b J<'_>) -> &'b str {
-    match j {
-        J::Str(s) => s,
-        _ => "",
-    }
-}
-
 /// The Python value of an AttributeValue already checked by `check_av`, as
 /// `from_attribute_value` gives it.
 fn av_value<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     tag: Tag,
-    v: &J<'_>,
+    v: &J,
     depth: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(match (tag, v) {
-        (Tag::S, J::Str(s)) => py_str(py, s),
-        (Tag::N, J::Str(s)) => n_value(py, s)?,
+        (Tag::S, J::Str(_) | J::Esc(_)) => py_str(py, d.str(v)),
+        (Tag::N, J::Str(_) | J::Esc(_)) => n_value(py, d.str(v))?,
         (Tag::Bool, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
         (Tag::Null, _) => py.None().into_bound(py),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, d.entries(v), |x| {
+            object_dict(py, d, v, |x| {
                 let (t, y) = av_entry(d, x)?;
                 av_value(py, d, t, y, depth + 1)
             })?
@@ -942,15 +1042,15 @@ fn av_value<'py>(
             }
             PyList::new(py, out)?.into_any()
         }
-        (Tag::B, _) => py_blob(py, v)?,
+        (Tag::B, _) => py_blob(py, d, v)?,
         (Tag::Ss, J::Arr(..)) => {
-            PySet::new(py, d.items(v).iter().map(|x| py_str(py, str_of(x))))?.into_any()
+            PySet::new(py, d.items(v).iter().map(|x| py_str(py, d.str(x))))?.into_any()
         }
         (Tag::Ns, J::Arr(..)) => {
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(n_value(py, str_of(x))?);
+                out.push(n_value(py, d.str(x))?);
             }
             PySet::new(py, out)?.into_any()
         }
@@ -958,7 +1058,7 @@ fn av_value<'py>(
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(py_blob(py, x)?);
+                out.push(py_blob(py, d, x)?);
             }
             PySet::new(py, out)?.into_any()
         }
@@ -973,16 +1073,17 @@ impl Schema {
         py: Python<'py>,
         d: &Doc<'_>,
         kind: FieldKind,
-        j: &J<'_>,
+        j: &J,
     ) -> PyResult<Bound<'py, PyAny>> {
-        check_av(d, j, 0)?;
-        let (tag, v) = av_entry(d, j)?;
+        let (tag, v) = check_av(d, j, 0)?;
         if tag == Tag::Null {
             return Ok(py.None().into_bound(py));
         }
+        // `check_av` made sure `S` and `N` hold strings.
+        let s = d.str(v);
         match (kind, tag, v) {
-            (FieldKind::String, Tag::S, J::Str(s)) => return Ok(py_str(py, s)),
-            (FieldKind::Integer, Tag::N, J::Str(s)) => {
+            (FieldKind::String, Tag::S, _) => return Ok(py_str(py, s)),
+            (FieldKind::Integer, Tag::N, _) => {
                 let t = number_text_of(s)?;
                 if is_int_literal(t) {
                     return int_from_text(py, t);
@@ -992,19 +1093,15 @@ impl Schema {
                 ))
                 .into());
             }
-            (FieldKind::Float, Tag::N, J::Str(s)) => {
-                return float_from_text(py, number_text_of(s)?)
-            }
-            (FieldKind::Decimal, Tag::N, J::Str(s)) => {
-                return decimal_from_text(py, number_text_of(s)?)
-            }
+            (FieldKind::Float, Tag::N, _) => return float_from_text(py, number_text_of(s)?),
+            (FieldKind::Decimal, Tag::N, _) => return decimal_from_text(py, number_text_of(s)?),
             (FieldKind::Boolean, Tag::Bool, J::Bool(b)) => {
                 return Ok(PyBool::new(py, *b).to_owned().into_any())
             }
-            (FieldKind::Datetime | FieldKind::Ttl, Tag::N, J::Str(s)) => {
+            (FieldKind::Datetime | FieldKind::Ttl, Tag::N, _) => {
                 return stored_timestamp(py, kind, number_text_of(s)?);
             }
-            (FieldKind::Binary, Tag::B, _) => return py_blob(py, v),
+            (FieldKind::Binary, Tag::B, _) => return py_blob(py, d, v),
             (FieldKind::StringSet, Tag::Ss, _)
             | (FieldKind::Map, Tag::M, _)
             | (FieldKind::List, Tag::L, _)
@@ -1019,7 +1116,7 @@ impl Schema {
         &self,
         py: Python<'py>,
         d: &Doc<'_>,
-        j: &J<'_>,
+        j: &J,
     ) -> PyResult<Bound<'py, PyAny>> {
         if !matches!(j, J::Obj(..)) {
             return Err(bad("an item must be an object").into());
@@ -1027,17 +1124,18 @@ impl Schema {
         let entries = d.entries(j);
         let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
         let mut next = 0;
-        for (n, (k, v)) in entries.iter().enumerate() {
-            let result = match self.field_index(k, &mut next) {
+        for (n, e) in entries.iter().enumerate() {
+            let v = &e.value;
+            let result = match self.field_index(d.key(e), &mut next) {
                 Some(i) => self
                     .field_from_json(py, d, self.fields[i].kind, v)
                     .map(|x| slots[i] = Some(x))
                     .map_err(|e| self.field_error(py, e, i)),
                 // Attributes that are not fields (keys) are checked, not converted.
-                None => check_av(d, v, 0).map_err(PyErr::from),
+                None => check_av(d, v, 0).map(|_| ()).map_err(PyErr::from),
             };
             if let Err(e) = result {
-                if !superseded(entries, n) {
+                if !d.superseded(entries, n) {
                     return Err(e);
                 }
             }
@@ -1076,7 +1174,7 @@ enum Items<'s, 'py> {
 }
 
 impl<'py> Items<'_, 'py> {
-    fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
         match self {
             Items::Raw => attr_map(py, d, j),
             Items::Native(s) => s.values_from_json(py, d, j),
@@ -1084,7 +1182,7 @@ impl<'py> Items<'_, 'py> {
         }
     }
 
-    fn page(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn page(&self, py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
         match self {
             Items::Raw => items_list(py, d, j),
             Items::Native(s) => {
@@ -1115,12 +1213,12 @@ fn py_number<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
     int_from_text(py, t).map_err(|_| bad(format!("number {t} is too long")).into())
 }
 
-fn scalar<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn scalar<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     Ok(match j {
         J::Null => py.None().into_bound(py),
         J::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        J::Num(t) => py_number(py, t)?,
-        J::Str(s) => py_str(py, s),
+        J::Num(_) => py_number(py, d.number(j))?,
+        J::Str(_) | J::Esc(_) => py_str(py, d.str(j)),
         J::Arr(..) | J::Obj(..) => return Err(bad("expected a string, number or boolean").into()),
     })
 }
@@ -1181,17 +1279,18 @@ static WRITE_REQUEST_LIST: Shape = Shape::ListOf(&WRITE_REQUEST_SHAPE);
 fn read_struct<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
-    j: &J<'_>,
+    j: &J,
     members: &[(&str, Shape)],
-    mut read: impl FnMut(&str, &Shape, &J<'_>) -> PyResult<Option<Bound<'py, PyAny>>>,
+    mut read: impl FnMut(&str, &Shape, &J) -> PyResult<Option<Bound<'py, PyAny>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("expected an object, got {}", describe(j))).into());
     }
     let entries = d.entries(j);
     let out = PyDict::new(py);
-    for (i, (k, v)) in entries.iter().enumerate() {
-        let Some((name, shape)) = members.iter().find(|(m, _)| *m == k.as_ref()) else {
+    for (i, e) in entries.iter().enumerate() {
+        let (k, v) = (d.key(e), &e.value);
+        let Some((name, shape)) = members.iter().find(|(m, _)| *m == k) else {
             continue;
         };
         let key = py_str(py, name);
@@ -1204,7 +1303,7 @@ fn read_struct<'py>(
         match read(name, shape, v) {
             Ok(Some(x)) => dict_set(&out, &key, &x)?,
             Ok(None) => {}
-            Err(e) if superseded(entries, i) => drop(e),
+            Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }
     }
@@ -1215,10 +1314,10 @@ fn read_shape<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     shape: &Shape,
-    j: &J<'_>,
+    j: &J,
 ) -> PyResult<Bound<'py, PyAny>> {
     match shape {
-        Shape::Scalar => scalar(py, j),
+        Shape::Scalar => scalar(py, d, j),
         Shape::AttrMap => attr_map(py, d, j),
         Shape::Items => items_list(py, d, j),
         Shape::ListOf(member) => {
@@ -1236,7 +1335,7 @@ fn read_shape<'py>(
             if !matches!(j, J::Obj(..)) {
                 return Err(bad(format!("expected an object, got {}", describe(j))).into());
             }
-            Ok(object_dict(py, d.entries(j), |x| read_shape(py, d, member, x))?.into_any())
+            Ok(object_dict(py, d, j, |x| read_shape(py, d, member, x))?.into_any())
         }
         Shape::Struct(members) => Ok(read_struct(py, d, j, members, |_, shape, v| {
             read_shape(py, d, shape, v).map(Some)
@@ -1249,20 +1348,20 @@ fn top_member<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     name: &str,
-    v: &J<'_>,
+    v: &J,
     items: &Items<'_, 'py>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     Ok(Some(match name {
         "Item" => items.item(py, d, v)?,
         "Items" => items.page(py, d, v)?,
-        "Count" | "ScannedCount" => scalar(py, v)?,
+        "Count" | "ScannedCount" => scalar(py, d, v)?,
         "LastEvaluatedKey" | "Attributes" => attr_map(py, d, v)?,
         "ConsumedCapacity" => match v {
             J::Arr(..) => read_shape(py, d, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,
             _ => read_shape(py, d, &CONSUMED_CAPACITY_SHAPE, v)?,
         },
         "ItemCollectionMetrics" => {
-            let single = matches!(member(d.entries(v), "ItemCollectionKey"), Some(J::Obj(..)));
+            let single = matches!(d.member(v, "ItemCollectionKey"), Some(J::Obj(..)));
             if single {
                 read_shape(py, d, &ITEM_COLLECTION_METRICS_SHAPE, v)?
             } else {
@@ -1271,7 +1370,7 @@ fn top_member<'py>(
         }
         "Responses" => match v {
             // BatchGetItem: table -> items.
-            J::Obj(..) => object_dict(py, d.entries(v), |x| items.page(py, d, x))?.into_any(),
+            J::Obj(..) => object_dict(py, d, v, |x| items.page(py, d, x))?.into_any(),
             // TransactGetItems: [{"Item": ...}].
             J::Arr(..) => {
                 let entries = d.items(v);

@@ -408,8 +408,20 @@ impl Doc<'_> {
         .unwrap_or("")
     }
 
-    fn key(&self, e: &Entry) -> &str {
-        self.str(&e.key)
+    /// The bytes of a string (empty for anything else): cheaper than `str` (no UTF-8
+    /// boundary checks), for comparisons.
+    fn bytes(&self, j: &J) -> &[u8] {
+        match *j {
+            J::Str(s) => self.src.as_bytes().get(s.range()),
+            J::Esc(s) => self.unescaped.as_bytes().get(s.range()),
+            _ => None,
+        }
+        .unwrap_or(b"")
+    }
+
+    /// An entry's key, as bytes (see `bytes`).
+    fn key(&self, e: &Entry) -> &[u8] {
+        self.bytes(&e.key)
     }
 
     /// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
@@ -428,7 +440,7 @@ impl Doc<'_> {
         self.entries(j)
             .iter()
             .rev()
-            .find(|e| self.key(e) == name)
+            .find(|e| self.key(e) == name.as_bytes())
             .map(|e| &e.value)
     }
 }
@@ -780,9 +792,10 @@ fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
 // ------------------------------------------------------------------------------------------
 // Responses: AttributeValues
 
-fn tag_of(name: &str) -> Option<Tag> {
+#[inline]
+fn tag_of(name: &[u8]) -> Option<Tag> {
     // By length first: a slice pattern match compares the bytes without a `memcmp` call.
-    Some(match *name.as_bytes() {
+    Some(match *name {
         [b'S'] => Tag::S,
         [b'N'] => Tag::N,
         [b'B'] => Tag::B,
@@ -809,7 +822,21 @@ fn describe(j: &J) -> &'static str {
 }
 
 /// The `(tag, value)` of an AttributeValue object: one key (repeated keys: the last wins).
+#[inline]
 fn av_entry<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
+    // The usual case, inline: one entry with a known tag.
+    if let J::Obj(start, 1) = *j {
+        if let Some(e) = d.entries.get(start as usize) {
+            if let Some(tag) = tag_of(d.key(e)) {
+                return Ok((tag, &e.value));
+            }
+        }
+    }
+    av_entry_slow(d, j)
+}
+
+#[inline(never)]
+fn av_entry_slow<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
     if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("not an AttributeValue: {}", describe(j))));
     }
@@ -817,11 +844,12 @@ fn av_entry<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
     let Some(last) = entries.last() else {
         return Err(bad("not an AttributeValue: {}"));
     };
-    let key = d.key(last);
-    if entries.len() > 1 && entries.iter().any(|e| d.key(e) != key) {
+    let key = d.str(&last.key);
+    if entries.len() > 1 && entries.iter().any(|e| d.key(e) != key.as_bytes()) {
         return Err(bad("an AttributeValue must have exactly one type"));
     }
-    let tag = tag_of(key).ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
+    let tag = tag_of(key.as_bytes())
+        .ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
     Ok((tag, &last.value))
 }
 
@@ -912,7 +940,7 @@ fn object_dict<'py>(
     let out = PyDict::new(py);
     for (i, e) in entries.iter().enumerate() {
         match f(&e.value) {
-            Ok(x) => dict_set(&out, &py_str(py, d.key(e)), &x)?,
+            Ok(x) => dict_set(&out, &py_str(py, d.str(&e.key)), &x)?,
             Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }
@@ -1112,24 +1140,44 @@ impl Schema {
     }
 
     /// `from_item` of an item given as a JSON object.
-    fn values_from_json<'py>(
+    fn values_from_json<'py, 'd>(
         &self,
         py: Python<'py>,
-        d: &Doc<'_>,
+        d: &'d Doc<'_>,
         j: &J,
+        scratch: &mut Scratch<'py, 'd>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if !matches!(j, J::Obj(..)) {
             return Err(bad("an item must be an object").into());
         }
         let entries = d.entries(j);
-        let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
+        let slots = &mut scratch.slots;
+        slots.clear();
+        slots.resize(self.fields.len(), None);
         let mut next = 0;
         for (n, e) in entries.iter().enumerate() {
             let v = &e.value;
-            let result = match self.field_index(d.key(e), &mut next) {
+            let name = d.key(e);
+            let found = match scratch.seen.get(n) {
+                Some(&(seen, i)) if seen == name => {
+                    next = i.map_or(next, |i| i + 1);
+                    i
+                }
+                _ => {
+                    let i = self.field_index(name, &mut next);
+                    scratch.seen.truncate(n);
+                    scratch.seen.push((name, i));
+                    i
+                }
+            };
+            let result = match found {
                 Some(i) => self
                     .field_from_json(py, d, self.fields[i].kind, v)
-                    .map(|x| slots[i] = Some(x))
+                    .map(|x| {
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(x);
+                        }
+                    })
                     .map_err(|e| self.field_error(py, e, i)),
                 // Attributes that are not fields (keys) are checked, not converted.
                 None => check_av(d, v, 0).map(|_| ()).map_err(PyErr::from),
@@ -1141,9 +1189,9 @@ impl Schema {
             }
         }
         let out = copy_dict(py, &self.values_template)?;
-        for (f, slot) in self.fields.iter().zip(slots) {
+        for (f, slot) in self.fields.iter().zip(slots.iter_mut()) {
             let name = f.name.bind(py).as_any();
-            match slot {
+            match slot.take() {
                 Some(x) => dict_set(&out, name, &x)?,
                 None => dict_del(&out, name)?,
             }
@@ -1152,14 +1200,25 @@ impl Schema {
     }
 }
 
+/// What reading a page's items reuses from item to item: the slots of the field values, and
+/// the field each attribute position was found to be (`None`: not a field), by name. The
+/// items of a page mostly list the same attributes in the same order, so the name at the
+/// same position usually matches and costs one comparison instead of a search.
+#[derive(Default)]
+struct Scratch<'py, 'd> {
+    slots: Vec<Option<Bound<'py, PyAny>>>,
+    seen: Vec<(&'d [u8], Option<usize>)>,
+}
+
 impl Schema {
     /// The field called `name`. Items mostly list attributes in field order, so the search
     /// starts after the previous match (`next`) and wraps around.
-    fn field_index(&self, name: &str, next: &mut usize) -> Option<usize> {
+    fn field_index(&self, name: &[u8], next: &mut usize) -> Option<usize> {
         let n = self.fields.len();
-        let found = (0..n)
-            .map(|k| (*next + k) % n)
-            .find(|&i| self.fields[i].name_text == name)?;
+        let start = (*next).min(n);
+        let found = (start..n)
+            .chain(0..start)
+            .find(|&i| self.fields[i].name_text.as_bytes() == name)?;
         *next = found + 1;
         Some(found)
     }
@@ -1177,7 +1236,7 @@ impl<'py> Items<'_, 'py> {
     fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
         match self {
             Items::Raw => attr_map(py, d, j),
-            Items::Native(s) => s.values_from_json(py, d, j),
+            Items::Native(s) => s.values_from_json(py, d, j, &mut Scratch::default()),
             Items::Other(s) => s.call_method1(intern!(py, "from_item"), (attr_map(py, d, j)?,)),
         }
     }
@@ -1191,8 +1250,9 @@ impl<'py> Items<'_, 'py> {
                 }
                 let items = d.items(j);
                 let mut out = Vec::with_capacity(items.len());
+                let mut scratch = Scratch::default();
                 for x in items {
-                    out.push(s.values_from_json(py, d, x)?);
+                    out.push(s.values_from_json(py, d, x, &mut scratch)?);
                 }
                 Ok(PyList::new(py, out)?.into_any())
             }
@@ -1290,7 +1350,7 @@ fn read_struct<'py>(
     let out = PyDict::new(py);
     for (i, e) in entries.iter().enumerate() {
         let (k, v) = (d.key(e), &e.value);
-        let Some((name, shape)) = members.iter().find(|(m, _)| *m == k) else {
+        let Some((name, shape)) = members.iter().find(|(m, _)| m.as_bytes() == k) else {
             continue;
         };
         let key = py_str(py, name);

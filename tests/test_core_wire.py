@@ -658,6 +658,23 @@ def test_parity_decode_response_base64(text, with_schema):
         assert native.decode_response(body)["Attributes"]["a"]["B"] == base64.b64decode(text)
 
 
+def test_decode_response_page_items_in_any_attribute_order():
+    """Items of one page list their attributes in different orders, with and without keys."""
+    items = [
+        {"name": {"S": "a"}, "count": {"N": "1"}, "_pk": {"S": "p"}},
+        {"_pk": {"S": "p"}, "name": {"S": "b"}, "count": {"N": "2"}},
+        {"count": {"N": "3"}, "other": {"S": "x"}, "name": {"S": "c"}},
+        {"name": {"S": "d"}},
+        {"name": {"S": "e"}, "count": {"N": "5"}, "_pk": {"S": "p"}, "score": {"N": "1.5"}},
+        {"name": {"S": "f"}, "count": {"N": "6"}, "_pk": {"S": "p"}},
+    ]
+    body = response_body({"Items": items, "Count": len(items)})
+    got = native.decode_response(body, make_schema(native))
+    assert got == pure.decode_response(body, make_schema(pure))
+    assert [v["name"] for v in got["Items"]] == list("abcdef")
+    assert [v.get("count") for v in got["Items"]] == [1, 2, 3, None, 5, 6]
+
+
 def test_parity_decode_response_native_core_with_pure_schema():
     body = response_body(RESPONSES["Query"])
     assert native.decode_response(body, make_schema(pure)) == pure.decode_response(

@@ -466,7 +466,7 @@ struct Parser<'a> {
 /// kind, `(x - 0x01…) & !x & 0x80…` flags the bytes that are zero in `x` (the lowest flag is
 /// exact; borrows only run upwards from it), and `v - 0x20…` does the same for bytes below
 /// 0x20 (bytes from 0x80 up have their top bit set in `v`, so `!v` clears them).
-#[inline]
+#[inline(always)]
 fn special_byte(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
@@ -493,13 +493,27 @@ fn special_byte(b: &[u8], mut i: usize) -> usize {
 }
 
 impl<'a> Parser<'a> {
+    // Out of line: the formatting would otherwise crowd the hot paths that can fail.
+    #[cold]
+    #[inline(never)]
     fn err(&self, what: &str) -> Box<CoreError> {
         Box::new(bad(format!("body is not JSON ({what} at byte {})", self.i)))
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
+        }
+    }
+
+    /// A value where strings, most of a body's values, are read inline (no recursive call).
+    #[inline(always)]
+    fn member(&mut self, depth: usize) -> PResult<J> {
+        if self.b.get(self.i) == Some(&b'"') {
+            self.string()
+        } else {
+            self.value(depth)
         }
     }
 
@@ -583,15 +597,22 @@ impl<'a> Parser<'a> {
 
     /// A string at `self.i` (its opening quote): `J::Str` when it has no escapes, else its
     /// decoded text is appended to `unescaped` and it is a `J::Esc`.
+    #[inline(always)]
     fn string(&mut self) -> PResult<J> {
-        self.i += 1;
-        let start = self.i;
+        let start = self.i + 1;
         self.i = special_byte(self.b, start);
+        if self.b.get(self.i) == Some(&b'"') {
+            self.i += 1;
+            return Ok(J::Str(Span::of(start, self.i - 1)));
+        }
+        self.string_rest(start)
+    }
+
+    /// The rest of a string starting at `start` that is not one plain run (`self.i` is where
+    /// the run ends): escapes, or an error.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> PResult<J> {
         match self.b.get(self.i) {
-            Some(b'"') => {
-                self.i += 1;
-                return Ok(J::Str(Span::of(start, self.i - 1)));
-            }
             Some(b'\\') => {}
             Some(_) => return Err(self.err("control character in string")),
             None => return Err(self.err("unterminated string")),
@@ -680,7 +701,7 @@ impl<'a> Parser<'a> {
         let mark = self.value_stack.len();
         loop {
             self.ws();
-            let value = self.value(depth + 1)?;
+            let value = self.member(depth + 1)?;
             self.value_stack.push(value);
             self.ws();
             match self.b.get(self.i) {
@@ -699,6 +720,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(always)]
     fn entry(&mut self, depth: usize) -> PResult<Entry> {
         self.ws();
         if self.b.get(self.i) != Some(&b'"') {
@@ -711,7 +733,7 @@ impl<'a> Parser<'a> {
         }
         self.i += 1;
         self.ws();
-        let value = self.value(depth + 1)?;
+        let value = self.member(depth + 1)?;
         self.ws();
         Ok(Entry { key, value })
     }

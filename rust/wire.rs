@@ -7,6 +7,8 @@
 //! their decoded text), so no allocation per node; the GIL is released for large bodies. Python objects are then made once, in the shape asked for, never as
 //! intermediate AttributeValue dicts on the schema path.
 
+use std::cell::RefCell;
+
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -364,9 +366,41 @@ struct Doc<'a> {
     root: J,
     values: Vec<J>,
     entries: Vec<Entry>,
+    /// Python strings made for object keys, direct-mapped by a hash of the key: the items of
+    /// a page repeat the same few dozen attribute names, so they are made (and hashed by
+    /// Python) once per body instead of once per item, as `json`'s key memo does.
+    keys: RefCell<Vec<KeySlot>>,
 }
 
+/// A key (its `J` in the document) and the Python string made for it.
+type KeySlot = Option<(J, Py<PyString>)>;
+
+const KEY_SLOTS: usize = 128;
+
 impl Doc<'_> {
+    /// The Python string of an entry's key, shared with earlier entries of the same key.
+    fn py_key<'py>(&self, py: Python<'py>, e: &Entry) -> Bound<'py, PyString> {
+        let b = self.key(e);
+        let mut h = b.len() as u64;
+        for (k, &c) in b.iter().take(8).enumerate() {
+            h ^= u64::from(c) << (8 * k);
+        }
+        let slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize; // < KEY_SLOTS
+        let mut keys = self.keys.borrow_mut();
+        if keys.is_empty() {
+            keys.resize_with(KEY_SLOTS, || None);
+        }
+        match keys.get_mut(slot) {
+            Some(Some((k, s))) if self.bytes(k) == b => s.bind(py).clone(),
+            Some(cached) => {
+                let s = PyString::new(py, self.str(&e.key));
+                *cached = Some((e.key, s.clone().unbind()));
+                s
+            }
+            None => PyString::new(py, self.str(&e.key)),
+        }
+    }
+
     /// The entries of an object (empty for anything else).
     fn entries(&self, j: &J) -> &[Entry] {
         match *j {
@@ -808,6 +842,7 @@ fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
         root,
         values: p.values,
         entries: p.entries,
+        keys: RefCell::new(Vec::new()),
     })
 }
 
@@ -962,7 +997,7 @@ fn object_dict<'py>(
     let out = PyDict::new(py);
     for (i, e) in entries.iter().enumerate() {
         match f(&e.value) {
-            Ok(x) => dict_set(&out, &py_str(py, d.str(&e.key)), &x)?,
+            Ok(x) => dict_set(&out, d.py_key(py, e).as_any(), &x)?,
             Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }

@@ -675,6 +675,22 @@ def test_decode_response_page_items_in_any_attribute_order():
     assert [v.get("count") for v in got["Items"]] == [1, 2, 3, None, 5, 6]
 
 
+def test_decode_response_many_keys_and_escaped_keys():
+    """Object keys made once per body (the native core shares them) still come out right with
+    more distinct keys than it remembers and with escaped spellings of the same key."""
+    items = [{f"k{i * 7 + j}": {"S": str(j)} for j in range(7)} for i in range(60)]
+    items += [{f"k{i}": {"M": {"k0": {"N": "1"}, "k1": {"S": "x"}}} for i in range(200, 210)}]
+    body = response_body({"Items": items + items[::-1]})
+    body = body.replace(b'"k1":{"S"', b'"\\u006b1":{"S"').replace(b'"k2"', b'"k\\u0032"')
+    assert b"\\u006b1" in body and b"k\\u0032" in body
+    assert native.decode_response(body) == pure.decode_response(body) == json_items(body)
+
+
+def json_items(body: bytes) -> dict:
+    doc = json.loads(body)
+    return {"Items": doc["Items"]}
+
+
 def test_parity_decode_response_native_core_with_pure_schema():
     body = response_body(RESPONSES["Query"])
     assert native.decode_response(body, make_schema(pure)) == pure.decode_response(

@@ -4,8 +4,9 @@
 //!
 //! A response is first parsed into a `Doc`: two flat tapes of plain-data values and object
 //! entries, strings and numbers as spans of the body (strings with escapes: of one buffer of
-//! their decoded text), so no allocation per node; the GIL is released for large bodies. Python objects are then made once, in the shape asked for, never as
-//! intermediate AttributeValue dicts on the schema path.
+//! their decoded text), so no allocation per node; the GIL is released for large bodies.
+//! Python objects are then made once, in the shape asked for, never as intermediate
+//! AttributeValue dicts on the schema path (object keys: one string per distinct key).
 
 use std::cell::RefCell;
 

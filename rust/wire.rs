@@ -2,12 +2,13 @@
 //! bodies read straight into what botocore's parser returns (or, with a `Schema`, into model
 //! values). Mirrors `dynamo_bao.core._pure_wire`, whose docstring records the decisions.
 //!
-//! A response is first parsed into a `Doc`: two flat tapes of values and object entries, with
-//! strings without escapes pointing into the body (no allocation per node), the GIL released
-//! for large bodies. Python objects are then made once, in the shape asked for, never as
-//! intermediate AttributeValue dicts on the schema path.
+//! A response is first parsed into a `Doc`: two flat tapes of plain-data values and object
+//! entries, strings and numbers as spans of the body (strings with escapes: of one buffer of
+//! their decoded text), so no allocation per node; the GIL is released for large bodies.
+//! Python objects are then made once, in the shape asked for, never as intermediate
+//! AttributeValue dicts on the schema path (object keys: one string per distinct key).
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -70,43 +71,79 @@ fn b64_encode_into(out: &mut Vec<u8>, data: &[u8]) {
     }
 }
 
-fn b64_value(c: u8) -> Option<u32> {
-    Some(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    } as u32)
+/// Each byte's 6-bit value in the standard alphabet, `INVALID` for every other byte.
+const B64_VALUES: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+const INVALID: u8 = 0xFF;
+
+/// The data characters of strict base64 text: a multiple of 4 characters, at most two `=` and
+/// only at the end (the data itself is checked by the caller, through `B64_VALUES`).
+fn b64_data(b: &[u8]) -> Option<&[u8]> {
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let pad = match b {
+        [.., b'=', b'=', b'='] => return None,
+        [.., b'=', b'='] => 2,
+        [.., b'='] => 1,
+        _ => 0,
+    };
+    b.get(..b.len() - pad)
 }
 
-/// Strict base64: a multiple of 4 characters, at most two `=` and only at the end. Unused
-/// low bits of the last group are ignored, as Python's decoder does.
+/// Strict base64 (see `b64_data`). Unused low bits of the last group are ignored, as Python's
+/// decoder does.
 fn b64_decode(text: &str) -> CoreResult<Vec<u8>> {
-    let b = text.as_bytes();
     let invalid = || bad(format!("invalid base64 {text:?}"));
-    if !b.len().is_multiple_of(4) {
-        return Err(invalid());
-    }
-    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-    if pad > 2 {
-        return Err(invalid());
-    }
-    let data = &b[..b.len() - pad];
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for &c in data {
-        acc = (acc << 6) | b64_value(c).ok_or_else(invalid)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+    let data = b64_data(text.as_bytes()).ok_or_else(invalid)?;
+    let quads = data.chunks_exact(4);
+    let tail = quads.remainder();
+    // 2 characters of a padded last group make one byte, 3 make two.
+    let mut out = vec![0; data.len() / 4 * 3 + tail.len().saturating_sub(1)];
+    let (whole, last) = out.split_at_mut(data.len() / 4 * 3);
+    for (q, o) in quads.zip(whole.chunks_exact_mut(3)) {
+        let (a, b, c, d) = (
+            B64_VALUES[usize::from(q[0])],
+            B64_VALUES[usize::from(q[1])],
+            B64_VALUES[usize::from(q[2])],
+            B64_VALUES[usize::from(q[3])],
+        );
+        // Valid values are below 64, so one test catches an invalid byte among the four.
+        if (a | b | c | d) & 0xC0 != 0 {
+            return Err(invalid());
         }
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        o.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    let mut n: u32 = 0;
+    for &c in tail {
+        let v = B64_VALUES[usize::from(c)];
+        if v == INVALID {
+            return Err(invalid());
+        }
+        n = (n << 6) | u32::from(v);
+    }
+    // Left-align the 12 or 18 bits; the low bits beyond the last whole byte are dropped.
+    let n = n << ((32 - 6 * tail.len() as u32) % 32);
+    for (k, o) in last.iter_mut().enumerate() {
+        *o = (n >> (24 - 8 * k)) as u8;
     }
     Ok(out)
+}
+
+/// Whether `text` is strict base64, as `b64_decode` reads it, without decoding it.
+fn b64_check(text: &str) -> CoreResult<()> {
+    match b64_data(text.as_bytes()) {
+        Some(data) if data.iter().all(|&c| B64_VALUES[usize::from(c)] != INVALID) => Ok(()),
+        _ => Err(bad(format!("invalid base64 {text:?}"))),
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -269,42 +306,177 @@ pub fn encode_request<'py>(params: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
 // ------------------------------------------------------------------------------------------
 // JSON documents
 
-/// A parsed JSON value; strings without escapes borrow from the body. Containers are
-/// `(start, len)` ranges of their document's tapes, so a whole body is a few vectors instead
-/// of one allocation per object (most objects are one-entry AttributeValues).
-pub enum J<'a> {
+/// Where a string or number is: a byte range of the body, or of the document's unescaped
+/// text. Offsets are `u32` (bodies are limited to 4 GiB), which keeps a `J` at 12 bytes.
+#[derive(Clone, Copy)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+impl Span {
+    fn of(at: usize, end: usize) -> Span {
+        // Both are offsets into a body or the unescaped text, which is never longer than the
+        // body, and `parse_document` refuses bodies longer than `u32::MAX`.
+        Span {
+            at: at as u32,
+            len: (end - at) as u32,
+        }
+    }
+
+    fn range(self) -> std::ops::Range<usize> {
+        self.at as usize..self.at as usize + self.len as usize
+    }
+}
+
+/// A parsed JSON value, plain data without a lifetime or destructor: strings and numbers are
+/// spans, containers are `(start, len)` ranges of their document's tapes, so a whole body is
+/// a few vectors instead of one allocation per node (most objects are one-entry
+/// AttributeValues). Read texts through `Doc::str`.
+#[derive(Clone, Copy)]
+enum J {
     Null,
     Bool(bool),
-    Num(&'a str),
-    Str(Cow<'a, str>),
+    Num(Span),
+    /// A string without escapes: its span of the body.
+    Str(Span),
+    /// A string with escapes: its decoded text's span of `Doc::unescaped`.
+    Esc(Span),
     Arr(u32, u32),
     Obj(u32, u32),
 }
 
-type Entry<'a> = (Cow<'a, str>, J<'a>);
-
-/// A parsed body: the top value and the tapes its containers point into.
-pub struct Doc<'a> {
-    root: J<'a>,
-    values: Vec<J<'a>>,
-    entries: Vec<Entry<'a>>,
+impl J {
+    fn is_str(&self) -> bool {
+        matches!(self, J::Str(_) | J::Esc(_))
+    }
 }
 
-impl<'a> Doc<'a> {
+/// An object entry; the key is a `J::Str` or `J::Esc`.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: J,
+    value: J,
+}
+
+/// A parsed body: the top value and the tapes its containers point into.
+struct Doc<'a> {
+    src: &'a str,
+    /// The decoded text of every string with escapes, one after the other.
+    unescaped: String,
+    root: J,
+    values: Vec<J>,
+    entries: Vec<Entry>,
+    /// Python strings made for object keys, direct-mapped by a hash of the key: the items of
+    /// a page repeat the same few dozen attribute names, so they are made (and hashed by
+    /// Python) once per body instead of once per item, as `json`'s key memo does.
+    keys: RefCell<Vec<KeySlot>>,
+}
+
+/// A key (its `J` in the document) and the Python string made for it.
+type KeySlot = Option<(J, Py<PyString>)>;
+
+const KEY_SLOTS: usize = 128;
+
+impl Doc<'_> {
+    /// The Python string of an entry's key, shared with earlier entries of the same key.
+    fn py_key<'py>(&self, py: Python<'py>, e: &Entry) -> Bound<'py, PyString> {
+        let b = self.key(e);
+        let mut h = b.len() as u64;
+        for (k, &c) in b.iter().take(8).enumerate() {
+            h ^= u64::from(c) << (8 * k);
+        }
+        let slot = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57) as usize; // < KEY_SLOTS
+        let mut keys = self.keys.borrow_mut();
+        if keys.is_empty() {
+            keys.resize_with(KEY_SLOTS, || None);
+        }
+        match keys.get_mut(slot) {
+            Some(Some((k, s))) if self.bytes(k) == b => s.bind(py).clone(),
+            Some(cached) => {
+                let s = PyString::new(py, self.str(&e.key));
+                *cached = Some((e.key, s.clone().unbind()));
+                s
+            }
+            None => PyString::new(py, self.str(&e.key)),
+        }
+    }
+
     /// The entries of an object (empty for anything else).
-    fn entries(&self, j: &J<'_>) -> &[Entry<'a>] {
+    fn entries(&self, j: &J) -> &[Entry] {
         match *j {
-            J::Obj(start, len) => &self.entries[start as usize..(start + len) as usize],
+            J::Obj(start, len) => self
+                .entries
+                .get(start as usize..start as usize + len as usize)
+                .unwrap_or(&[]),
             _ => &[],
         }
     }
 
     /// The values of an array (empty for anything else).
-    fn items(&self, j: &J<'_>) -> &[J<'a>] {
+    fn items(&self, j: &J) -> &[J] {
         match *j {
-            J::Arr(start, len) => &self.values[start as usize..(start + len) as usize],
+            J::Arr(start, len) => self
+                .values
+                .get(start as usize..start as usize + len as usize)
+                .unwrap_or(&[]),
             _ => &[],
         }
+    }
+
+    /// The text of a string (empty for anything else).
+    fn str(&self, j: &J) -> &str {
+        match *j {
+            J::Str(s) => self.src.get(s.range()),
+            J::Esc(s) => self.unescaped.get(s.range()),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+
+    /// The text of a number (empty for anything else).
+    fn number(&self, j: &J) -> &str {
+        match *j {
+            J::Num(s) => self.src.get(s.range()),
+            _ => None,
+        }
+        .unwrap_or("")
+    }
+
+    /// The bytes of a string (empty for anything else): cheaper than `str` (no UTF-8
+    /// boundary checks), for comparisons.
+    fn bytes(&self, j: &J) -> &[u8] {
+        match *j {
+            J::Str(s) => self.src.as_bytes().get(s.range()),
+            J::Esc(s) => self.unescaped.as_bytes().get(s.range()),
+            _ => None,
+        }
+        .unwrap_or(b"")
+    }
+
+    /// An entry's key, as bytes (see `bytes`).
+    fn key(&self, e: &Entry) -> &[u8] {
+        self.bytes(&e.key)
+    }
+
+    /// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
+    /// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
+    /// well-formed bodies).
+    fn superseded(&self, entries: &[Entry], i: usize) -> bool {
+        let Some((e, later)) = entries.get(i..).and_then(|s| s.split_first()) else {
+            return false;
+        };
+        let key = self.key(e);
+        later.iter().any(|x| self.key(x) == key)
+    }
+
+    /// The value the last entry with key `name` of an object holds.
+    fn member(&self, j: &J, name: &str) -> Option<&J> {
+        self.entries(j)
+            .iter()
+            .rev()
+            .find(|e| self.key(e) == name.as_bytes())
+            .map(|e| &e.value)
     }
 }
 
@@ -315,12 +487,13 @@ struct Parser<'a> {
     src: &'a str,
     b: &'a [u8],
     i: usize,
+    unescaped: String,
     /// Entries of the containers being parsed, as a stack: each container collects its own
     /// above the mark it took and moves them to the tape at its end, contiguous there.
-    value_stack: Vec<J<'a>>,
-    entry_stack: Vec<Entry<'a>>,
-    values: Vec<J<'a>>,
-    entries: Vec<Entry<'a>>,
+    value_stack: Vec<J>,
+    entry_stack: Vec<Entry>,
+    values: Vec<J>,
+    entries: Vec<Entry>,
 }
 
 /// The index of the first byte at or after `i` that ends a run of plain string content — `"`,
@@ -328,7 +501,7 @@ struct Parser<'a> {
 /// kind, `(x - 0x01…) & !x & 0x80…` flags the bytes that are zero in `x` (the lowest flag is
 /// exact; borrows only run upwards from it), and `v - 0x20…` does the same for bytes below
 /// 0x20 (bytes from 0x80 up have their top bit set in `v`, so `!v` clears them).
-#[inline]
+#[inline(always)]
 fn special_byte(b: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const TOPS: u64 = 0x8080_8080_8080_8080;
@@ -355,21 +528,35 @@ fn special_byte(b: &[u8], mut i: usize) -> usize {
 }
 
 impl<'a> Parser<'a> {
+    // Out of line: the formatting would otherwise crowd the hot paths that can fail.
+    #[cold]
+    #[inline(never)]
     fn err(&self, what: &str) -> Box<CoreError> {
         Box::new(bad(format!("body is not JSON ({what} at byte {})", self.i)))
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
             self.i += 1;
         }
     }
 
-    fn value(&mut self, depth: usize) -> PResult<J<'a>> {
+    /// A value where strings, most of a body's values, are read inline (no recursive call).
+    #[inline(always)]
+    fn member(&mut self, depth: usize) -> PResult<J> {
+        if self.b.get(self.i) == Some(&b'"') {
+            self.string()
+        } else {
+            self.value(depth)
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> PResult<J> {
         match self.b.get(self.i) {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => Ok(J::Str(self.string()?)),
+            Some(b'"') => self.string(),
             Some(b't') => self.literal("true", J::Bool(true)),
             Some(b'f') => self.literal("false", J::Bool(false)),
             Some(b'n') => self.literal("null", J::Null),
@@ -379,7 +566,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: J<'a>) -> PResult<J<'a>> {
+    fn literal(&mut self, word: &str, value: J) -> PResult<J> {
         if self.b[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
             Ok(value)
@@ -397,7 +584,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`, as Python's `json` reads numbers.
-    fn number(&mut self) -> PResult<J<'a>> {
+    fn number(&mut self) -> PResult<J> {
         let start = self.i;
         if self.b[self.i] == b'-' {
             self.i += 1;
@@ -415,7 +602,7 @@ impl<'a> Parser<'a> {
             if self.digits() == 0 {
                 // `1.` is the number 1 followed by a stray `.`.
                 self.i = dot;
-                return Ok(J::Num(&self.src[start..self.i]));
+                return Ok(J::Num(Span::of(start, self.i)));
             }
         }
         if let Some(b'e' | b'E') = self.b.get(self.i) {
@@ -428,7 +615,7 @@ impl<'a> Parser<'a> {
                 self.i = e;
             }
         }
-        Ok(J::Num(&self.src[start..self.i]))
+        Ok(J::Num(Span::of(start, self.i)))
     }
 
     fn hex4(&mut self) -> PResult<u32> {
@@ -443,29 +630,38 @@ impl<'a> Parser<'a> {
         Ok(h)
     }
 
-    fn string(&mut self) -> PResult<Cow<'a, str>> {
-        self.i += 1;
-        let start = self.i;
+    /// A string at `self.i` (its opening quote): `J::Str` when it has no escapes, else its
+    /// decoded text is appended to `unescaped` and it is a `J::Esc`.
+    #[inline(always)]
+    fn string(&mut self) -> PResult<J> {
+        let start = self.i + 1;
         self.i = special_byte(self.b, start);
+        if self.b.get(self.i) == Some(&b'"') {
+            self.i += 1;
+            return Ok(J::Str(Span::of(start, self.i - 1)));
+        }
+        self.string_rest(start)
+    }
+
+    /// The rest of a string starting at `start` that is not one plain run (`self.i` is where
+    /// the run ends): escapes, or an error.
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> PResult<J> {
         match self.b.get(self.i) {
-            Some(b'"') => {
-                let s = &self.src[start..self.i];
-                self.i += 1;
-                return Ok(Cow::Borrowed(s));
-            }
             Some(b'\\') => {}
             Some(_) => return Err(self.err("control character in string")),
             None => return Err(self.err("unterminated string")),
         }
-        let mut s = String::from(&self.src[start..self.i]);
+        let at = self.unescaped.len();
+        let mut run = start;
         loop {
-            let run = self.i;
             self.i = special_byte(self.b, run);
-            s.push_str(&self.src[run..self.i]);
+            let s = &mut self.unescaped;
+            s.push_str(self.src.get(run..self.i).unwrap_or(""));
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok(Cow::Owned(s));
+                    return Ok(J::Esc(Span::of(at, self.unescaped.len())));
                 }
                 Some(b'\\') => {
                     self.i += 1;
@@ -481,25 +677,8 @@ impl<'a> Parser<'a> {
                         Some(b'r') => s.push('\r'),
                         Some(b't') => s.push('\t'),
                         Some(b'u') => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi)
-                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
-                            {
-                                let back = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                                } else {
-                                    self.i = back;
-                                    hi
-                                }
-                            } else {
-                                hi
-                            };
-                            let ch = char::from_u32(code)
-                                .ok_or_else(|| Box::new(bad("text contains a lone surrogate")))?;
-                            s.push(ch);
+                            let ch = self.unicode_escape()?;
+                            self.unescaped.push(ch);
                         }
                         _ => return Err(self.err("invalid escape")),
                     }
@@ -507,7 +686,28 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(self.err("control character in string")),
                 None => return Err(self.err("unterminated string")),
             }
+            run = self.i;
         }
+    }
+
+    /// The character of a `\u` escape (after the `u`), a surrogate pair taken together.
+    fn unicode_escape(&mut self) -> PResult<char> {
+        let hi = self.hex4()?;
+        let code =
+            if (0xD800..0xDC00).contains(&hi) && self.b.get(self.i..self.i + 2) == Some(b"\\u") {
+                let back = self.i;
+                self.i += 2;
+                let lo = self.hex4()?;
+                if (0xDC00..0xE000).contains(&lo) {
+                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                } else {
+                    self.i = back;
+                    hi
+                }
+            } else {
+                hi
+            };
+        char::from_u32(code).ok_or_else(|| Box::new(bad("text contains a lone surrogate")))
     }
 
     fn enter(&self, depth: usize) -> PResult<()> {
@@ -519,7 +719,13 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn array(&mut self, depth: usize) -> PResult<J<'a>> {
+    /// The tape range of a container's entries: `(start, len)` (counts fit in `u32`: each
+    /// takes at least one byte of a body `parse_document` limits to `u32::MAX` bytes).
+    fn range(start: usize, end: usize) -> (u32, u32) {
+        (start as u32, (end - start) as u32)
+    }
+
+    fn array(&mut self, depth: usize) -> PResult<J> {
         self.enter(depth)?;
         self.i += 1;
         self.ws();
@@ -530,23 +736,44 @@ impl<'a> Parser<'a> {
         let mark = self.value_stack.len();
         loop {
             self.ws();
-            let value = self.value(depth + 1)?;
+            let value = self.member(depth + 1)?;
             self.value_stack.push(value);
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b']') => {
                     self.i += 1;
-                    let start = tape_index(self.values.len())?;
-                    self.values.extend(self.value_stack.drain(mark..));
-                    return Ok(J::Arr(start, tape_index(self.values.len())? - start));
+                    let start = self.values.len();
+                    self.values
+                        .extend_from_slice(self.value_stack.get(mark..).unwrap_or(&[]));
+                    self.value_stack.truncate(mark);
+                    let (start, len) = Self::range(start, self.values.len());
+                    return Ok(J::Arr(start, len));
                 }
                 _ => return Err(self.err("expected ',' or ']'")),
             }
         }
     }
 
-    fn object(&mut self, depth: usize) -> PResult<J<'a>> {
+    #[inline(always)]
+    fn entry(&mut self, depth: usize) -> PResult<Entry> {
+        self.ws();
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(self.err("expected a string key"));
+        }
+        let key = self.string()?;
+        self.ws();
+        if self.b.get(self.i) != Some(&b':') {
+            return Err(self.err("expected ':'"));
+        }
+        self.i += 1;
+        self.ws();
+        let value = self.member(depth + 1)?;
+        self.ws();
+        Ok(Entry { key, value })
+    }
+
+    fn object(&mut self, depth: usize) -> PResult<J> {
         self.enter(depth)?;
         self.i += 1;
         self.ws();
@@ -554,29 +781,34 @@ impl<'a> Parser<'a> {
             self.i += 1;
             return Ok(J::Obj(0, 0));
         }
+        // Most objects are one-entry AttributeValues: the first entry goes straight to the
+        // tape when it is the only one (its value's own entries are already there).
+        let first = self.entry(depth)?;
+        match self.b.get(self.i) {
+            Some(b',') => self.i += 1,
+            Some(b'}') => {
+                self.i += 1;
+                self.entries.push(first);
+                let (start, len) = Self::range(self.entries.len() - 1, self.entries.len());
+                return Ok(J::Obj(start, len));
+            }
+            _ => return Err(self.err("expected ',' or '}'")),
+        }
         let mark = self.entry_stack.len();
+        self.entry_stack.push(first);
         loop {
-            self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
-                return Err(self.err("expected a string key"));
-            }
-            let key = self.string()?;
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.i += 1;
-            self.ws();
-            let value = self.value(depth + 1)?;
-            self.entry_stack.push((key, value));
-            self.ws();
+            let entry = self.entry(depth)?;
+            self.entry_stack.push(entry);
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    let start = tape_index(self.entries.len())?;
-                    self.entries.extend(self.entry_stack.drain(mark..));
-                    return Ok(J::Obj(start, tape_index(self.entries.len())? - start));
+                    let start = self.entries.len();
+                    self.entries
+                        .extend_from_slice(self.entry_stack.get(mark..).unwrap_or(&[]));
+                    self.entry_stack.truncate(mark);
+                    let (start, len) = Self::range(start, self.entries.len());
+                    return Ok(J::Obj(start, len));
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -584,16 +816,16 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn tape_index(n: usize) -> PResult<u32> {
-    u32::try_from(n).map_err(|_| Box::new(bad("body is too large")))
-}
-
 fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
+    if u32::try_from(body.len()).is_err() {
+        return Err(bad("body is too large"));
+    }
     let src = std::str::from_utf8(body).map_err(|_| bad("body is not UTF-8"))?;
     let mut p = Parser {
         src,
         b: body,
         i: 0,
+        unescaped: String::new(),
         value_stack: Vec::new(),
         entry_stack: Vec::new(),
         values: Vec::new(),
@@ -606,96 +838,101 @@ fn parse_document(body: &[u8]) -> CoreResult<Doc<'_>> {
         return Err(*p.err("extra data"));
     }
     Ok(Doc {
+        src,
+        unescaped: p.unescaped,
         root,
         values: p.values,
         entries: p.entries,
+        keys: RefCell::new(Vec::new()),
     })
-}
-
-/// Whether entry `i` of an object is overridden by a later entry with the same key (JSON
-/// readers keep the last one; only looked at when entry `i` fails, so it costs nothing on
-/// well-formed bodies).
-fn superseded(entries: &[Entry<'_>], i: usize) -> bool {
-    let key = &entries[i].0;
-    entries[i + 1..].iter().any(|(k, _)| k == key)
-}
-
-/// The value the last entry with key `name` holds.
-fn member<'b, 'a>(entries: &'b [Entry<'a>], name: &str) -> Option<&'b J<'a>> {
-    entries
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
 }
 
 // ------------------------------------------------------------------------------------------
 // Responses: AttributeValues
 
-fn tag_of(name: &str) -> Option<Tag> {
-    Some(match name {
-        "S" => Tag::S,
-        "N" => Tag::N,
-        "B" => Tag::B,
-        "BOOL" => Tag::Bool,
-        "NULL" => Tag::Null,
-        "M" => Tag::M,
-        "L" => Tag::L,
-        "SS" => Tag::Ss,
-        "NS" => Tag::Ns,
-        "BS" => Tag::Bs,
+#[inline]
+fn tag_of(name: &[u8]) -> Option<Tag> {
+    // By length first: a slice pattern match compares the bytes without a `memcmp` call.
+    Some(match *name {
+        [b'S'] => Tag::S,
+        [b'N'] => Tag::N,
+        [b'B'] => Tag::B,
+        [b'M'] => Tag::M,
+        [b'L'] => Tag::L,
+        [b'S', b'S'] => Tag::Ss,
+        [b'N', b'S'] => Tag::Ns,
+        [b'B', b'S'] => Tag::Bs,
+        [b'B', b'O', b'O', b'L'] => Tag::Bool,
+        [b'N', b'U', b'L', b'L'] => Tag::Null,
         _ => return None,
     })
 }
 
-fn describe(j: &J<'_>) -> &'static str {
+fn describe(j: &J) -> &'static str {
     match j {
         J::Null => "null",
         J::Bool(_) => "a boolean",
         J::Num(_) => "a number",
-        J::Str(_) => "a string",
+        J::Str(_) | J::Esc(_) => "a string",
         J::Arr(..) => "an array",
         J::Obj(..) => "an object",
     }
 }
 
 /// The `(tag, value)` of an AttributeValue object: one key (repeated keys: the last wins).
-fn av_entry<'b, 'a>(d: &'b Doc<'a>, j: &J<'_>) -> CoreResult<(Tag, &'b J<'a>)> {
+#[inline]
+fn av_entry<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
+    // The usual case, inline: one entry with a known tag.
+    if let J::Obj(start, 1) = *j {
+        if let Some(e) = d.entries.get(start as usize) {
+            if let Some(tag) = tag_of(d.key(e)) {
+                return Ok((tag, &e.value));
+            }
+        }
+    }
+    av_entry_slow(d, j)
+}
+
+#[inline(never)]
+fn av_entry_slow<'d>(d: &'d Doc<'_>, j: &J) -> CoreResult<(Tag, &'d J)> {
     if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("not an AttributeValue: {}", describe(j))));
     }
     let entries = d.entries(j);
-    let Some((key, value)) = entries.last() else {
+    let Some(last) = entries.last() else {
         return Err(bad("not an AttributeValue: {}"));
     };
-    if entries.len() > 1 && entries.iter().any(|(k, _)| k != key) {
+    let key = d.str(&last.key);
+    if entries.len() > 1 && entries.iter().any(|e| d.key(e) != key.as_bytes()) {
         return Err(bad("an AttributeValue must have exactly one type"));
     }
-    let tag = tag_of(key).ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
-    Ok((tag, value))
+    let tag = tag_of(key.as_bytes())
+        .ok_or_else(|| bad(format!("unknown AttributeValue type {key:?}")))?;
+    Ok((tag, &last.value))
 }
 
 fn too_deep_value() -> CoreError {
     bad(format!("value is nested deeper than {MAX_DEPTH} levels"))
 }
 
-fn all_strings(items: &[J<'_>]) -> bool {
-    items.iter().all(|x| matches!(x, J::Str(_)))
+fn all_strings(items: &[J]) -> bool {
+    items.iter().all(J::is_str)
 }
 
-/// Checks an AttributeValue as the pure core's reader does, without making any object.
-fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
+/// Checks an AttributeValue as the pure core's reader does, without making any object; its
+/// `(tag, value)` when it is valid.
+fn check_av<'d>(d: &'d Doc<'_>, j: &J, depth: usize) -> CoreResult<(Tag, &'d J)> {
     let (tag, v) = av_entry(d, j)?;
     match (tag, v) {
-        (Tag::S | Tag::N, J::Str(_)) => Ok(()),
+        (Tag::S | Tag::N, J::Str(_) | J::Esc(_)) => Ok(()),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value());
             }
             let entries = d.entries(v);
-            for (i, (_, x)) in entries.iter().enumerate() {
-                if let Err(e) = check_av(d, x, depth + 1) {
-                    if !superseded(entries, i) {
+            for (i, e) in entries.iter().enumerate() {
+                if let Err(e) = check_av(d, &e.value, depth + 1) {
+                    if !d.superseded(entries, i) {
                         return Err(e);
                     }
                 }
@@ -708,26 +945,27 @@ fn check_av(d: &Doc<'_>, j: &J<'_>, depth: usize) -> CoreResult<()> {
             }
             d.items(v)
                 .iter()
-                .try_for_each(|x| check_av(d, x, depth + 1))
+                .try_for_each(|x| check_av(d, x, depth + 1).map(|_| ()))
         }
         (Tag::Bool | Tag::Null, J::Bool(_)) => Ok(()),
-        (Tag::B, J::Str(s)) => b64_decode(s).map(|_| ()),
+        (Tag::B, J::Str(_) | J::Esc(_)) => b64_check(d.str(v)),
         (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => Ok(()),
         (Tag::Bs, J::Arr(..)) => d.items(v).iter().try_for_each(|x| match x {
-            J::Str(s) => b64_decode(s).map(|_| ()),
+            J::Str(_) | J::Esc(_) => b64_check(d.str(x)),
             _ => Err(bad("BS value must be an array of strings")),
         }),
         (tag, _) => Err(bad(format!("{} value has the wrong JSON type", tag.name()))),
     }
+    .map(|()| (tag, v))
 }
 
 fn py_str<'py>(py: Python<'py>, s: &str) -> Bound<'py, PyAny> {
     PyString::new(py, s).into_any()
 }
 
-fn py_blob<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn py_blob<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Str(s) => Ok(PyBytes::new(py, &b64_decode(s)?).into_any()),
+        J::Str(_) | J::Esc(_) => Ok(PyBytes::new(py, &b64_decode(d.str(j))?).into_any()),
         _ => Err(bad("a blob must be a string").into()),
     }
 }
@@ -750,16 +988,18 @@ fn tag_key<'py>(py: Python<'py>, tag: Tag) -> &'py Bound<'py, PyString> {
 
 /// An object's entries as a dict, each value made by `f`; a failing entry that a later one
 /// overrides is skipped, as the last entry is the one JSON readers keep.
-fn object_dict<'py, 'a>(
+fn object_dict<'py>(
     py: Python<'py>,
-    entries: &[Entry<'a>],
-    mut f: impl FnMut(&J<'a>) -> PyResult<Bound<'py, PyAny>>,
+    d: &Doc<'_>,
+    j: &J,
+    mut f: impl FnMut(&J) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let entries = d.entries(j);
     let out = PyDict::new(py);
-    for (i, (k, v)) in entries.iter().enumerate() {
-        match f(v) {
-            Ok(x) => dict_set(&out, &py_str(py, k), &x)?,
-            Err(e) if superseded(entries, i) => drop(e),
+    for (i, e) in entries.iter().enumerate() {
+        match f(&e.value) {
+            Ok(x) => dict_set(&out, d.py_key(py, e).as_any(), &x)?,
+            Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }
     }
@@ -767,20 +1007,15 @@ fn object_dict<'py, 'a>(
 }
 
 /// An AttributeValue as botocore returns it (`B`/`BS` decoded to bytes, `N` as text).
-fn av_dict<'py>(
-    py: Python<'py>,
-    d: &Doc<'_>,
-    j: &J<'_>,
-    depth: usize,
-) -> PyResult<Bound<'py, PyAny>> {
+fn av_dict<'py>(py: Python<'py>, d: &Doc<'_>, j: &J, depth: usize) -> PyResult<Bound<'py, PyAny>> {
     let (tag, v) = av_entry(d, j)?;
     let value: Bound<'py, PyAny> = match (tag, v) {
-        (Tag::S | Tag::N, J::Str(s)) => py_str(py, s),
+        (Tag::S | Tag::N, J::Str(_) | J::Esc(_)) => py_str(py, d.str(v)),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, d.entries(v), |x| av_dict(py, d, x, depth + 1))?.into_any()
+            object_dict(py, d, v, |x| av_dict(py, d, x, depth + 1))?.into_any()
         }
         (Tag::L, J::Arr(..)) => {
             if depth >= MAX_DEPTH {
@@ -794,23 +1029,17 @@ fn av_dict<'py>(
             PyList::new(py, out)?.into_any()
         }
         (Tag::Bool | Tag::Null, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
-        (Tag::B, J::Str(_)) => py_blob(py, v)?,
+        (Tag::B, J::Str(_) | J::Esc(_)) => py_blob(py, d, v)?,
         (Tag::Ss | Tag::Ns, J::Arr(..)) if all_strings(d.items(v)) => {
-            let strs: Vec<Bound<'py, PyAny>> = d
-                .items(v)
-                .iter()
-                .map(|x| match x {
-                    J::Str(s) => py_str(py, s),
-                    _ => unreachable!("checked by all_strings"),
-                })
-                .collect();
+            let strs: Vec<Bound<'py, PyAny>> =
+                d.items(v).iter().map(|x| py_str(py, d.str(x))).collect();
             PyList::new(py, strs)?.into_any()
         }
         (Tag::Bs, J::Arr(..)) => {
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(py_blob(py, x)?);
+                out.push(py_blob(py, d, x)?);
             }
             PyList::new(py, out)?.into_any()
         }
@@ -821,14 +1050,14 @@ fn av_dict<'py>(
     Ok(d.into_any())
 }
 
-fn attr_map<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn attr_map<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
-        J::Obj(..) => Ok(object_dict(py, d.entries(j), |x| av_dict(py, d, x, 0))?.into_any()),
+        J::Obj(..) => Ok(object_dict(py, d, j, |x| av_dict(py, d, x, 0))?.into_any()),
         _ => Err(bad("an item must be an object").into()),
     }
 }
 
-fn items_list<'py>(py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn items_list<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     match j {
         J::Arr(..) => {
             let items = d.items(j);
@@ -863,32 +1092,25 @@ fn n_value<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
     }
 }
 
-fn str_of<'b>(j: &'b J<'_>) -> &'b str {
-    match j {
-        J::Str(s) => s,
-        _ => "",
-    }
-}
-
 /// The Python value of an AttributeValue already checked by `check_av`, as
 /// `from_attribute_value` gives it.
 fn av_value<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     tag: Tag,
-    v: &J<'_>,
+    v: &J,
     depth: usize,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(match (tag, v) {
-        (Tag::S, J::Str(s)) => py_str(py, s),
-        (Tag::N, J::Str(s)) => n_value(py, s)?,
+        (Tag::S, J::Str(_) | J::Esc(_)) => py_str(py, d.str(v)),
+        (Tag::N, J::Str(_) | J::Esc(_)) => n_value(py, d.str(v))?,
         (Tag::Bool, J::Bool(b)) => PyBool::new(py, *b).to_owned().into_any(),
         (Tag::Null, _) => py.None().into_bound(py),
         (Tag::M, J::Obj(..)) => {
             if depth >= MAX_DEPTH {
                 return Err(too_deep_value().into());
             }
-            object_dict(py, d.entries(v), |x| {
+            object_dict(py, d, v, |x| {
                 let (t, y) = av_entry(d, x)?;
                 av_value(py, d, t, y, depth + 1)
             })?
@@ -906,15 +1128,15 @@ fn av_value<'py>(
             }
             PyList::new(py, out)?.into_any()
         }
-        (Tag::B, _) => py_blob(py, v)?,
+        (Tag::B, _) => py_blob(py, d, v)?,
         (Tag::Ss, J::Arr(..)) => {
-            PySet::new(py, d.items(v).iter().map(|x| py_str(py, str_of(x))))?.into_any()
+            PySet::new(py, d.items(v).iter().map(|x| py_str(py, d.str(x))))?.into_any()
         }
         (Tag::Ns, J::Arr(..)) => {
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(n_value(py, str_of(x))?);
+                out.push(n_value(py, d.str(x))?);
             }
             PySet::new(py, out)?.into_any()
         }
@@ -922,7 +1144,7 @@ fn av_value<'py>(
             let items = d.items(v);
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(py_blob(py, x)?);
+                out.push(py_blob(py, d, x)?);
             }
             PySet::new(py, out)?.into_any()
         }
@@ -937,16 +1159,17 @@ impl Schema {
         py: Python<'py>,
         d: &Doc<'_>,
         kind: FieldKind,
-        j: &J<'_>,
+        j: &J,
     ) -> PyResult<Bound<'py, PyAny>> {
-        check_av(d, j, 0)?;
-        let (tag, v) = av_entry(d, j)?;
+        let (tag, v) = check_av(d, j, 0)?;
         if tag == Tag::Null {
             return Ok(py.None().into_bound(py));
         }
+        // `check_av` made sure `S` and `N` hold strings.
+        let s = d.str(v);
         match (kind, tag, v) {
-            (FieldKind::String, Tag::S, J::Str(s)) => return Ok(py_str(py, s)),
-            (FieldKind::Integer, Tag::N, J::Str(s)) => {
+            (FieldKind::String, Tag::S, _) => return Ok(py_str(py, s)),
+            (FieldKind::Integer, Tag::N, _) => {
                 let t = number_text_of(s)?;
                 if is_int_literal(t) {
                     return int_from_text(py, t);
@@ -956,19 +1179,15 @@ impl Schema {
                 ))
                 .into());
             }
-            (FieldKind::Float, Tag::N, J::Str(s)) => {
-                return float_from_text(py, number_text_of(s)?)
-            }
-            (FieldKind::Decimal, Tag::N, J::Str(s)) => {
-                return decimal_from_text(py, number_text_of(s)?)
-            }
+            (FieldKind::Float, Tag::N, _) => return float_from_text(py, number_text_of(s)?),
+            (FieldKind::Decimal, Tag::N, _) => return decimal_from_text(py, number_text_of(s)?),
             (FieldKind::Boolean, Tag::Bool, J::Bool(b)) => {
                 return Ok(PyBool::new(py, *b).to_owned().into_any())
             }
-            (FieldKind::Datetime | FieldKind::Ttl, Tag::N, J::Str(s)) => {
+            (FieldKind::Datetime | FieldKind::Ttl, Tag::N, _) => {
                 return stored_timestamp(py, kind, number_text_of(s)?);
             }
-            (FieldKind::Binary, Tag::B, _) => return py_blob(py, v),
+            (FieldKind::Binary, Tag::B, _) => return py_blob(py, d, v),
             (FieldKind::StringSet, Tag::Ss, _)
             | (FieldKind::Map, Tag::M, _)
             | (FieldKind::List, Tag::L, _)
@@ -979,37 +1198,58 @@ impl Schema {
     }
 
     /// `from_item` of an item given as a JSON object.
-    fn values_from_json<'py>(
+    fn values_from_json<'py, 'd>(
         &self,
         py: Python<'py>,
-        d: &Doc<'_>,
-        j: &J<'_>,
+        d: &'d Doc<'_>,
+        j: &J,
+        scratch: &mut Scratch<'py, 'd>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if !matches!(j, J::Obj(..)) {
             return Err(bad("an item must be an object").into());
         }
         let entries = d.entries(j);
-        let mut slots: Vec<Option<Bound<'py, PyAny>>> = vec![None; self.fields.len()];
+        let slots = &mut scratch.slots;
+        slots.clear();
+        slots.resize(self.fields.len(), None);
         let mut next = 0;
-        for (n, (k, v)) in entries.iter().enumerate() {
-            let result = match self.field_index(k, &mut next) {
+        for (n, e) in entries.iter().enumerate() {
+            let v = &e.value;
+            let name = d.key(e);
+            let found = match scratch.seen.get(n) {
+                Some(&(seen, i)) if seen == name => {
+                    next = i.map_or(next, |i| i + 1);
+                    i
+                }
+                _ => {
+                    let i = self.field_index(name, &mut next);
+                    scratch.seen.truncate(n);
+                    scratch.seen.push((name, i));
+                    i
+                }
+            };
+            let result = match found {
                 Some(i) => self
                     .field_from_json(py, d, self.fields[i].kind, v)
-                    .map(|x| slots[i] = Some(x))
+                    .map(|x| {
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(x);
+                        }
+                    })
                     .map_err(|e| self.field_error(py, e, i)),
                 // Attributes that are not fields (keys) are checked, not converted.
-                None => check_av(d, v, 0).map_err(PyErr::from),
+                None => check_av(d, v, 0).map(|_| ()).map_err(PyErr::from),
             };
             if let Err(e) = result {
-                if !superseded(entries, n) {
+                if !d.superseded(entries, n) {
                     return Err(e);
                 }
             }
         }
         let out = copy_dict(py, &self.values_template)?;
-        for (f, slot) in self.fields.iter().zip(slots) {
+        for (f, slot) in self.fields.iter().zip(slots.iter_mut()) {
             let name = f.name.bind(py).as_any();
-            match slot {
+            match slot.take() {
                 Some(x) => dict_set(&out, name, &x)?,
                 None => dict_del(&out, name)?,
             }
@@ -1018,14 +1258,25 @@ impl Schema {
     }
 }
 
+/// What reading a page's items reuses from item to item: the slots of the field values, and
+/// the field each attribute position was found to be (`None`: not a field), by name. The
+/// items of a page mostly list the same attributes in the same order, so the name at the
+/// same position usually matches and costs one comparison instead of a search.
+#[derive(Default)]
+struct Scratch<'py, 'd> {
+    slots: Vec<Option<Bound<'py, PyAny>>>,
+    seen: Vec<(&'d [u8], Option<usize>)>,
+}
+
 impl Schema {
     /// The field called `name`. Items mostly list attributes in field order, so the search
     /// starts after the previous match (`next`) and wraps around.
-    fn field_index(&self, name: &str, next: &mut usize) -> Option<usize> {
+    fn field_index(&self, name: &[u8], next: &mut usize) -> Option<usize> {
         let n = self.fields.len();
-        let found = (0..n)
-            .map(|k| (*next + k) % n)
-            .find(|&i| self.fields[i].name_text == name)?;
+        let start = (*next).min(n);
+        let found = (start..n)
+            .chain(0..start)
+            .find(|&i| self.fields[i].name_text.as_bytes() == name)?;
         *next = found + 1;
         Some(found)
     }
@@ -1040,15 +1291,15 @@ enum Items<'s, 'py> {
 }
 
 impl<'py> Items<'_, 'py> {
-    fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn item(&self, py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
         match self {
             Items::Raw => attr_map(py, d, j),
-            Items::Native(s) => s.values_from_json(py, d, j),
+            Items::Native(s) => s.values_from_json(py, d, j, &mut Scratch::default()),
             Items::Other(s) => s.call_method1(intern!(py, "from_item"), (attr_map(py, d, j)?,)),
         }
     }
 
-    fn page(&self, py: Python<'py>, d: &Doc<'_>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+    fn page(&self, py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
         match self {
             Items::Raw => items_list(py, d, j),
             Items::Native(s) => {
@@ -1057,8 +1308,9 @@ impl<'py> Items<'_, 'py> {
                 }
                 let items = d.items(j);
                 let mut out = Vec::with_capacity(items.len());
+                let mut scratch = Scratch::default();
                 for x in items {
-                    out.push(s.values_from_json(py, d, x)?);
+                    out.push(s.values_from_json(py, d, x, &mut scratch)?);
                 }
                 Ok(PyList::new(py, out)?.into_any())
             }
@@ -1079,12 +1331,12 @@ fn py_number<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyAny>> {
     int_from_text(py, t).map_err(|_| bad(format!("number {t} is too long")).into())
 }
 
-fn scalar<'py>(py: Python<'py>, j: &J<'_>) -> PyResult<Bound<'py, PyAny>> {
+fn scalar<'py>(py: Python<'py>, d: &Doc<'_>, j: &J) -> PyResult<Bound<'py, PyAny>> {
     Ok(match j {
         J::Null => py.None().into_bound(py),
         J::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        J::Num(t) => py_number(py, t)?,
-        J::Str(s) => py_str(py, s),
+        J::Num(_) => py_number(py, d.number(j))?,
+        J::Str(_) | J::Esc(_) => py_str(py, d.str(j)),
         J::Arr(..) | J::Obj(..) => return Err(bad("expected a string, number or boolean").into()),
     })
 }
@@ -1145,17 +1397,18 @@ static WRITE_REQUEST_LIST: Shape = Shape::ListOf(&WRITE_REQUEST_SHAPE);
 fn read_struct<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
-    j: &J<'_>,
+    j: &J,
     members: &[(&str, Shape)],
-    mut read: impl FnMut(&str, &Shape, &J<'_>) -> PyResult<Option<Bound<'py, PyAny>>>,
+    mut read: impl FnMut(&str, &Shape, &J) -> PyResult<Option<Bound<'py, PyAny>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     if !matches!(j, J::Obj(..)) {
         return Err(bad(format!("expected an object, got {}", describe(j))).into());
     }
     let entries = d.entries(j);
     let out = PyDict::new(py);
-    for (i, (k, v)) in entries.iter().enumerate() {
-        let Some((name, shape)) = members.iter().find(|(m, _)| *m == k.as_ref()) else {
+    for (i, e) in entries.iter().enumerate() {
+        let (k, v) = (d.key(e), &e.value);
+        let Some((name, shape)) = members.iter().find(|(m, _)| m.as_bytes() == k) else {
             continue;
         };
         let key = py_str(py, name);
@@ -1168,7 +1421,7 @@ fn read_struct<'py>(
         match read(name, shape, v) {
             Ok(Some(x)) => dict_set(&out, &key, &x)?,
             Ok(None) => {}
-            Err(e) if superseded(entries, i) => drop(e),
+            Err(e) if d.superseded(entries, i) => drop(e),
             Err(e) => return Err(e),
         }
     }
@@ -1179,10 +1432,10 @@ fn read_shape<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     shape: &Shape,
-    j: &J<'_>,
+    j: &J,
 ) -> PyResult<Bound<'py, PyAny>> {
     match shape {
-        Shape::Scalar => scalar(py, j),
+        Shape::Scalar => scalar(py, d, j),
         Shape::AttrMap => attr_map(py, d, j),
         Shape::Items => items_list(py, d, j),
         Shape::ListOf(member) => {
@@ -1200,7 +1453,7 @@ fn read_shape<'py>(
             if !matches!(j, J::Obj(..)) {
                 return Err(bad(format!("expected an object, got {}", describe(j))).into());
             }
-            Ok(object_dict(py, d.entries(j), |x| read_shape(py, d, member, x))?.into_any())
+            Ok(object_dict(py, d, j, |x| read_shape(py, d, member, x))?.into_any())
         }
         Shape::Struct(members) => Ok(read_struct(py, d, j, members, |_, shape, v| {
             read_shape(py, d, shape, v).map(Some)
@@ -1213,20 +1466,20 @@ fn top_member<'py>(
     py: Python<'py>,
     d: &Doc<'_>,
     name: &str,
-    v: &J<'_>,
+    v: &J,
     items: &Items<'_, 'py>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     Ok(Some(match name {
         "Item" => items.item(py, d, v)?,
         "Items" => items.page(py, d, v)?,
-        "Count" | "ScannedCount" => scalar(py, v)?,
+        "Count" | "ScannedCount" => scalar(py, d, v)?,
         "LastEvaluatedKey" | "Attributes" => attr_map(py, d, v)?,
         "ConsumedCapacity" => match v {
             J::Arr(..) => read_shape(py, d, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,
             _ => read_shape(py, d, &CONSUMED_CAPACITY_SHAPE, v)?,
         },
         "ItemCollectionMetrics" => {
-            let single = matches!(member(d.entries(v), "ItemCollectionKey"), Some(J::Obj(..)));
+            let single = matches!(d.member(v, "ItemCollectionKey"), Some(J::Obj(..)));
             if single {
                 read_shape(py, d, &ITEM_COLLECTION_METRICS_SHAPE, v)?
             } else {
@@ -1235,7 +1488,7 @@ fn top_member<'py>(
         }
         "Responses" => match v {
             // BatchGetItem: table -> items.
-            J::Obj(..) => object_dict(py, d.entries(v), |x| items.page(py, d, x))?.into_any(),
+            J::Obj(..) => object_dict(py, d, v, |x| items.page(py, d, x))?.into_any(),
             // TransactGetItems: [{"Item": ...}].
             J::Arr(..) => {
                 let entries = d.items(v);

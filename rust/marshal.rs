@@ -397,7 +397,7 @@ pub fn number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
 }
 
 /// The text of an `N` value, not yet checked.
-fn raw_number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+pub(crate) fn raw_number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
     let s = match text.cast_exact::<PyString>() {
         Ok(s) => s,
         Err(_) => text.cast::<PyString>().map_err(|_| invalid_number(text))?,
@@ -434,7 +434,7 @@ pub fn parse_n<'py>(text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 }
 
 /// A number read by [`quick_number`].
-enum QuickNumber {
+pub(crate) enum QuickNumber {
     Int(i64),
     Float(f64),
 }
@@ -444,7 +444,7 @@ enum QuickNumber {
 /// For the float, the digits as an integer `m` and `10^k` (k fractional digits) are both exact
 /// doubles, and IEEE division rounds their exact quotient correctly, so `m / 10^k` is the very
 /// double a full parser gives (Clinger's fast path).
-fn quick_number(t: &str) -> Option<QuickNumber> {
+pub(crate) fn quick_number(t: &str) -> Option<QuickNumber> {
     const POWERS: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];

@@ -18,8 +18,8 @@ use crate::keys::{
 };
 use crate::marshal::{
     av, av_of, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text,
-    int_from_text, is_bytes_like, is_int_literal, num_av, number_text, to_av, to_bytes, value_of,
-    Tag,
+    int_from_text, is_bytes_like, is_int_literal, num_av, number_text, quick_number,
+    raw_number_text, to_av, to_bytes, value_of, QuickNumber, Tag,
 };
 use crate::number::{datetime_from_ms, datetime_ms, number_of, Num};
 use crate::py_types::{text, type_name};
@@ -682,6 +682,10 @@ impl Schema {
                 return Ok(v.to_owned())
             }
             (FieldKind::Integer, Tag::N) => {
+                // The usual text (up to 18 digits) in one pass; the rest is checked in full.
+                if let Some(QuickNumber::Int(n)) = quick_number(raw_number_text(&v)?) {
+                    return Ok(n.into_pyobject(py)?.into_any());
+                }
                 let t = number_text(&v)?;
                 if is_int_literal(t) {
                     return int_from_text(py, t);
@@ -691,7 +695,14 @@ impl Schema {
                 ))
                 .into());
             }
-            (FieldKind::Float, Tag::N) => return float_from_text(py, number_text(&v)?),
+            (FieldKind::Float, Tag::N) => {
+                // An i64 converts to the nearest double, as parsing its text does.
+                return match quick_number(raw_number_text(&v)?) {
+                    Some(QuickNumber::Float(x)) => Ok(PyFloat::new(py, x).into_any()),
+                    Some(QuickNumber::Int(n)) => Ok(PyFloat::new(py, n as f64).into_any()),
+                    None => float_from_text(py, number_text(&v)?),
+                };
+            }
             (FieldKind::Decimal, Tag::N) => return decimal_from_text(py, number_text(&v)?),
             (FieldKind::Boolean, Tag::Bool) if v.is_instance_of::<PyBool>() => {
                 return Ok(v.to_owned())
@@ -722,9 +733,20 @@ impl Schema {
         let out = copy_dict(py, &self.values_template)?;
         for (i, f) in self.fields.iter().enumerate() {
             let name = f.name.bind(py).as_any();
-            match item.get_item(name)?.filter(|a| !a.is_none()) {
+            // SAFETY: a live dict and key, GIL held. The borrowed result is made an owned
+            // reference at once: converting it may run Python code (a Decimal, a datetime).
+            let found = unsafe {
+                let a = ffi::PyDict_GetItemWithError(item.as_ptr(), name.as_ptr());
+                (!a.is_null()).then(|| Bound::from_borrowed_ptr(py, a))
+            };
+            match found.filter(|a| !a.is_none()) {
                 Some(a) => dict_set(&out, name, &self.field_from_av(i, &a)?)?,
-                None => dict_del(&out, name)?,
+                None => {
+                    if let Some(err) = PyErr::take(py) {
+                        return Err(err);
+                    }
+                    dict_del(&out, name)?
+                }
             }
         }
         Ok(out)

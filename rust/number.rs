@@ -144,14 +144,22 @@ pub fn float_parts(x: f64) -> CoreResult<Option<Parts>> {
     if x == 0.0 {
         return Ok(None);
     }
-    let s = format!("{:e}", x.abs());
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
-    let e10 = exp.parse::<i64>().unwrap_or(0);
+    // The shortest digits that read back as `x`, chosen as JavaScript's `String(x)` (and
+    // Python's `repr`) choose them: when two are equally close to the exact binary value, the
+    // even one (Rust's `{:e}` can pick the other, e.g. 562949953421312.25 -> ...312.3).
+    let mut buf = ryu_js::Buffer::new();
+    let text = buf.format_finite(x.abs());
+    let (mant, exp) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i64>().unwrap_or(0)),
+        None => (text, 0),
+    };
+    let (int_part, fraction) = mant.split_once('.').unwrap_or((mant, ""));
+    let all: String = [int_part, fraction].concat();
+    let lead = all.len() - all.trim_start_matches('0').len();
     Ok(Some(Parts {
         negative: x < 0.0,
-        digits: digits.trim_end_matches('0').to_owned(),
-        e10,
+        digits: all[lead..].trim_end_matches('0').to_owned(),
+        e10: int_part.len() as i64 - 1 - lead as i64 + exp,
     }))
 }
 

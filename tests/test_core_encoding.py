@@ -73,6 +73,15 @@ def test_float_sortable_layout():
     assert enc("float", 3) == enc("float", 3.0) == enc("float", Decimal("3.00"))
 
 
+def test_float_sortable_digits_are_the_shortest_even_on_ties():
+    """2**49 + 0.25 lies exactly between the 16-digit decimals ...312.2 and ...312.3; like
+    JavaScript's String(x) and Python's repr, the sortable key takes the even one."""
+    x = 562949953421312.25
+    assert repr(x) == "562949953421312.2"
+    assert enc("float", x) == "1414.5629499534213122"
+    assert enc("float", -x) == "-585.4370500465786877~"
+
+
 def test_negative_and_large_integers():
     assert enc("integer", -1) == "-99999999999999999999"
     assert enc("integer", -5) == "-99999999999999999995"

@@ -650,7 +650,7 @@ def test_parity_decode_response_on_noise(body):
 def test_parity_decode_response_base64(text, with_schema):
     """Base64 is strict in both cores (length, padding, alphabet); unused low bits are ignored."""
     blobs = json.dumps({"a": {"B": text}, "blob": {"B": text}, "s": {"BS": [text, "YQ=="]}})
-    body = ('{"Item": %s, "Attributes": %s}' % (blobs, blobs)).encode()
+    body = f'{{"Item": {blobs}, "Attributes": {blobs}}}'.encode()
     schemas = (make_schema(pure), make_schema(native)) if with_schema else (None, None)
     a = outcome(pure.decode_response, body, schemas[0])
     assert a == outcome(native.decode_response, body, schemas[1]), body

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use smallvec::SmallVec;
 
 use crate::errors::CoreError;
-use crate::number::{n_text, number_of, split_number, with_n_text, Num};
+use crate::number::{check_number_text, n_text, number_of, split_number, with_n_text, Num};
 use crate::py_types::{decimal_type, type_name};
 
 /// DynamoDB's nesting limit: documents may be at most 32 containers deep.
@@ -104,6 +104,19 @@ fn small_int_text(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyString>> {
             .collect()
     });
     Ok(texts[n].bind(py).clone())
+}
+
+/// `{"N": str(d)}` of an exact Decimal, the str object itself when it is an exact str (no
+/// copy of its text).
+fn decimal_av<'py>(d: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = d.py();
+    let text = d.str()?;
+    check_number_text(text.to_str()?)?;
+    if text.is_exact_instance_of::<PyString>() {
+        return av_of(intern!(py, "N"), text.as_any());
+    }
+    let copy = PyString::new(py, text.to_str()?);
+    av_of(intern!(py, "N"), copy.as_any())
 }
 
 pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -326,6 +339,24 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
     }
     if value.is_exact_instance_of::<PyTuple>() {
         return seq_to_av(value, false, depth);
+    }
+    // The other exact types of the fallbacks below, none of which an earlier check there can
+    // match: ahead of them, since the number check's isinstance(value, Decimal) is slow for a
+    // non-number (it looks up `__class__`).
+    // SAFETY: a live object; the type objects are static or held by `decimal_type`'s cache.
+    unsafe {
+        let ty = ffi::Py_TYPE(value.as_ptr());
+        if ty == std::ptr::addr_of_mut!(ffi::PyBytes_Type) {
+            return av_of(intern!(py, "B"), value);
+        }
+        if ty == std::ptr::addr_of_mut!(ffi::PySet_Type)
+            || ty == std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type)
+        {
+            return set_to_av(value);
+        }
+        if ty == decimal_type(py)?.as_type_ptr() {
+            return decimal_av(value);
+        }
     }
     // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
     if value.is_instance_of::<PyString>() {

@@ -165,15 +165,44 @@ fn py_float_repr(x: f64) -> &'static str {
     }
 }
 
-/// Digits of an integer's text (sign stripped) as parts.
-fn check_dynamodb_number(parts: &Option<Parts>, text: &str) -> CoreResult<()> {
-    if let Some(p) = parts {
-        if p.digits.len() > 38 {
+/// `(number of significant digits, e10)` of decimal number text: what [`decimal_parts`]
+/// gives, without building the digit string; `None` for zero. Same errors, in the same order.
+fn decimal_shape(text: &str) -> CoreResult<Option<(usize, i64)>> {
+    let Some((_, ip, fp, exp_text)) = split_number(text) else {
+        return Err(not_finite(text));
+    };
+    let raw_len = ip.len() + fp.len();
+    let raw = || ip.bytes().chain(fp.bytes());
+    let leading = raw().take_while(|&b| b == b'0').count();
+    if leading == raw_len {
+        return Ok(None);
+    }
+    let trailing = raw().rev().take_while(|&b| b == b'0').count();
+    let exp: i64 = match exp_text {
+        Some(e) => e
+            .parse::<i64>()
+            .ok()
+            .filter(|e| e.abs() < (1 << 60))
+            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
+        None => 0,
+    };
+    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    Ok(Some((raw_len - leading - trailing, e10)))
+}
+
+/// Checks the text of an int or a Decimal against DynamoDB's limits.
+pub fn check_number_text(text: &str) -> CoreResult<()> {
+    check_dynamodb_number(decimal_shape(text)?, text)
+}
+
+fn check_dynamodb_number(shape: Option<(usize, i64)>, text: &str) -> CoreResult<()> {
+    if let Some((digits, e10)) = shape {
+        if digits > 38 {
             return Err(CoreError::validation(format!(
                 "number {text} has more than 38 significant digits (DynamoDB's limit)"
             )));
         }
-        if !(-130..=125).contains(&p.e10) {
+        if !(-130..=125).contains(&e10) {
             return Err(CoreError::validation(format!(
                 "number {text} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)"
             )));
@@ -289,12 +318,8 @@ pub fn with_n_text<R>(num: &Num, f: impl FnOnce(&str) -> R) -> CoreResult<R> {
             }
             Ok(f(ryu_js::Buffer::new().format_finite(*x)))
         }
-        Num::BigInt(text) => {
-            check_dynamodb_number(&decimal_parts(text)?, text)?;
-            Ok(f(text))
-        }
-        Num::Dec(text) => {
-            check_dynamodb_number(&decimal_parts(text)?, text)?;
+        Num::BigInt(text) | Num::Dec(text) => {
+            check_number_text(text)?;
             Ok(f(text))
         }
     }

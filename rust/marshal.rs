@@ -270,15 +270,57 @@ fn map_members_to_av<'py>(
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
+    if value.is_exact_instance_of::<PyDict>() {
+        return exact_map_members_to_av(value, depth);
+    }
     let entries = dict_entries(value);
     let out = dict_sized_like(value, entries.len())?;
     for (k, v) in entries {
         if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
-            return Err(CoreError::validation(format!(
-                "map keys must be str, got {}",
-                type_name(&k)
-            ))
-            .into());
+            return Err(map_key_error(&k));
+        }
+        dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
+    }
+    Ok(out)
+}
+
+fn map_key_error(k: &Bound<'_, PyAny>) -> PyErr {
+    CoreError::validation(format!("map keys must be str, got {}", type_name(k))).into()
+}
+
+/// [`map_members_to_av`] of an exact dict: its values replaced by their AttributeValues in a
+/// copy of it. The copy has the input's keys, in order, in a table of the right size (there is
+/// no presizing call in the stable ABI), and is a snapshot: Python code run meanwhile (a
+/// Decimal's `__str__`) cannot change which entries are converted. Replacing the value of a
+/// present key moves no entry, so iterating the copy while doing it is sound.
+fn exact_map_members_to_av<'py>(
+    value: &Bound<'py, PyDict>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
+    let out = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(value.as_ptr()))?
+            .cast_into_unchecked::<PyDict>()
+    };
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+    loop {
+        // SAFETY: `out` is a live dict, GIL held. PyDict_Next yields borrowed references,
+        // made owned at once, so they outlive any change to `out` itself (only we hold it,
+        // but code run meanwhile could still reach it through the gc module).
+        let (k, v) = unsafe {
+            if ffi::PyDict_Next(out.as_ptr(), &mut pos, &mut key, &mut v) == 0 {
+                break;
+            }
+            (
+                Bound::from_borrowed_ptr(py, key),
+                Bound::from_borrowed_ptr(py, v),
+            )
+        };
+        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
+            return Err(map_key_error(&k));
         }
         dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
     }

@@ -87,9 +87,24 @@ fn is_number(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 pub fn num_av<'py>(py: Python<'py>, num: &Num) -> PyResult<Bound<'py, PyDict>> {
     let text = match num {
         Num::Int(n) if (0..SMALL_INTS).contains(n) => small_int_text(py, *n as usize)?,
-        _ => with_n_text(num, |t| PyString::new(py, t))?,
+        _ => with_n_text(num, |t| ascii_str(py, t))??,
     };
     av_of(intern!(py, "N"), text.as_any())
+}
+
+/// A str of ASCII text (number text): decoded as Latin-1, which for ASCII gives the same str
+/// and is CPython's leaner path (one scan for the widest character, then a copy).
+fn ascii_str<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyString>> {
+    let len = ffi::Py_ssize_t::try_from(t.len())
+        .map_err(|_| PyErr::from(CoreError::validation("number text is too long")))?;
+    // SAFETY: `t` is valid for `len` bytes, GIL held; a new reference or NULL with an error.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyUnicode_DecodeLatin1(t.as_ptr().cast(), len, std::ptr::null()),
+        )
+        .map(|s| s.cast_into_unchecked::<PyString>())
+    }
 }
 
 /// The texts of 0..SMALL_INTS, made once: str objects are immutable, so like CPython's small
@@ -217,7 +232,12 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
     let first = member(0)?;
     if first.is_instance_of::<PyString>() {
         for i in 1..n {
-            let m = member(i)?;
+            // SAFETY: our own new list, GIL held; PyList_GetItem bounds-checks and returns a
+            // borrowed reference (or NULL with IndexError set), read at once by type checks
+            // that run no Python code, so no owned reference is needed.
+            let m = unsafe {
+                Borrowed::from_ptr_or_err(py, ffi::PyList_GetItem(list.as_ptr(), i as isize))?
+            };
             if !(m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>()) {
                 return Err(mixed_set());
             }
@@ -373,8 +393,9 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
     if value.is_none() {
         return av(py, intern!(py, "NULL"), true);
     }
-    if let Ok(d) = value.cast_exact::<PyDict>() {
-        return map_to_av(d, depth);
+    if value.is_exact_instance_of::<PyDict>() {
+        // SAFETY: just checked (unlike `cast_exact`, this takes no reference to the type).
+        return map_to_av(unsafe { value.cast_unchecked::<PyDict>() }, depth);
     }
     if value.is_exact_instance_of::<PyList>() {
         return seq_to_av(value, true, depth);

@@ -370,6 +370,9 @@ fn seq_to_av<'py>(
 }
 
 /// One value as an AttributeValue; same type dispatch order as the pure core.
+///
+/// The common scalars here, in a small stack frame; ints and everything else in functions of
+/// their own.
 pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     if value.is_exact_instance_of::<PyString>() {
@@ -379,17 +382,29 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
         return av_of(intern!(py, "BOOL"), value);
     }
     if value.is_exact_instance_of::<PyInt>() {
-        let num = match value.extract::<i64>() {
-            Ok(n) => Num::Int(n),
-            Err(_) => number_of(value)?.unwrap_or(Num::Int(0)),
-        };
-        return num_av(py, &num);
+        return exact_int_av(value);
     }
     if value.is_exact_instance_of::<PyFloat>() {
         // SAFETY: an exact float, GIL held.
         let x = unsafe { ffi::PyFloat_AsDouble(value.as_ptr()) };
         return num_av(py, &Num::Float(x));
     }
+    other_to_av(value, depth)
+}
+
+#[inline(never)]
+fn exact_int_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let num = match value.extract::<i64>() {
+        Ok(n) => Num::Int(n),
+        Err(_) => number_of(value)?.unwrap_or(Num::Int(0)),
+    };
+    num_av(value.py(), &num)
+}
+
+/// [`to_av`] of the values other than exact str, bool, int and float.
+#[inline(never)]
+fn other_to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
     if value.is_none() {
         return av(py, intern!(py, "NULL"), true);
     }

@@ -15,7 +15,7 @@ use pyo3::sync::PyOnceLock;
 use smallvec::SmallVec;
 
 use crate::errors::CoreError;
-use crate::number::{n_text, number_of, split_number, with_n_text, Num};
+use crate::number::{check_number_text, n_text, number_of, split_number, with_n_text, Num};
 use crate::py_types::{decimal_type, type_name};
 
 /// DynamoDB's nesting limit: documents may be at most 32 containers deep.
@@ -87,9 +87,24 @@ fn is_number(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
 pub fn num_av<'py>(py: Python<'py>, num: &Num) -> PyResult<Bound<'py, PyDict>> {
     let text = match num {
         Num::Int(n) if (0..SMALL_INTS).contains(n) => small_int_text(py, *n as usize)?,
-        _ => with_n_text(num, |t| PyString::new(py, t))?,
+        _ => with_n_text(num, |t| ascii_str(py, t))??,
     };
     av_of(intern!(py, "N"), text.as_any())
+}
+
+/// A str of ASCII text (number text): decoded as Latin-1, which for ASCII gives the same str
+/// and is CPython's leaner path (one scan for the widest character, then a copy).
+fn ascii_str<'py>(py: Python<'py>, t: &str) -> PyResult<Bound<'py, PyString>> {
+    let len = ffi::Py_ssize_t::try_from(t.len())
+        .map_err(|_| PyErr::from(CoreError::validation("number text is too long")))?;
+    // SAFETY: `t` is valid for `len` bytes, GIL held; a new reference or NULL with an error.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyUnicode_DecodeLatin1(t.as_ptr().cast(), len, std::ptr::null()),
+        )
+        .map(|s| s.cast_into_unchecked::<PyString>())
+    }
 }
 
 /// The texts of 0..SMALL_INTS, made once: str objects are immutable, so like CPython's small
@@ -104,6 +119,19 @@ fn small_int_text(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyString>> {
             .collect()
     });
     Ok(texts[n].bind(py).clone())
+}
+
+/// `{"N": str(d)}` of an exact Decimal, the str object itself when it is an exact str (no
+/// copy of its text).
+fn decimal_av<'py>(d: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = d.py();
+    let text = d.str()?;
+    check_number_text(text.to_str()?)?;
+    if text.is_exact_instance_of::<PyString>() {
+        return av_of(intern!(py, "N"), text.as_any());
+    }
+    let copy = PyString::new(py, text.to_str()?);
+    av_of(intern!(py, "N"), copy.as_any())
 }
 
 pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -204,7 +232,12 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
     let first = member(0)?;
     if first.is_instance_of::<PyString>() {
         for i in 1..n {
-            let m = member(i)?;
+            // SAFETY: our own new list, GIL held; PyList_GetItem bounds-checks and returns a
+            // borrowed reference (or NULL with IndexError set), read at once by type checks
+            // that run no Python code, so no owned reference is needed.
+            let m = unsafe {
+                Borrowed::from_ptr_or_err(py, ffi::PyList_GetItem(list.as_ptr(), i as isize))?
+            };
             if !(m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>()) {
                 return Err(mixed_set());
             }
@@ -257,15 +290,57 @@ fn map_members_to_av<'py>(
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
+    if value.is_exact_instance_of::<PyDict>() {
+        return exact_map_members_to_av(value, depth);
+    }
     let entries = dict_entries(value);
     let out = dict_sized_like(value, entries.len())?;
     for (k, v) in entries {
         if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
-            return Err(CoreError::validation(format!(
-                "map keys must be str, got {}",
-                type_name(&k)
-            ))
-            .into());
+            return Err(map_key_error(&k));
+        }
+        dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
+    }
+    Ok(out)
+}
+
+fn map_key_error(k: &Bound<'_, PyAny>) -> PyErr {
+    CoreError::validation(format!("map keys must be str, got {}", type_name(k))).into()
+}
+
+/// [`map_members_to_av`] of an exact dict: its values replaced by their AttributeValues in a
+/// copy of it. The copy has the input's keys, in order, in a table of the right size (there is
+/// no presizing call in the stable ABI), and is a snapshot: Python code run meanwhile (a
+/// Decimal's `__str__`) cannot change which entries are converted. Replacing the value of a
+/// present key moves no entry, so iterating the copy while doing it is sound.
+fn exact_map_members_to_av<'py>(
+    value: &Bound<'py, PyDict>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
+    // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
+    let out = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(value.as_ptr()))?
+            .cast_into_unchecked::<PyDict>()
+    };
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut v: *mut ffi::PyObject = std::ptr::null_mut();
+    loop {
+        // SAFETY: `out` is a live dict, GIL held. PyDict_Next yields borrowed references,
+        // made owned at once, so they outlive any change to `out` itself (only we hold it,
+        // but code run meanwhile could still reach it through the gc module).
+        let (k, v) = unsafe {
+            if ffi::PyDict_Next(out.as_ptr(), &mut pos, &mut key, &mut v) == 0 {
+                break;
+            }
+            (
+                Bound::from_borrowed_ptr(py, key),
+                Bound::from_borrowed_ptr(py, v),
+            )
+        };
+        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
+            return Err(map_key_error(&k));
         }
         dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
     }
@@ -295,6 +370,9 @@ fn seq_to_av<'py>(
 }
 
 /// One value as an AttributeValue; same type dispatch order as the pure core.
+///
+/// The common scalars here, in a small stack frame; ints and everything else in functions of
+/// their own.
 pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     if value.is_exact_instance_of::<PyString>() {
@@ -304,28 +382,59 @@ pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py
         return av_of(intern!(py, "BOOL"), value);
     }
     if value.is_exact_instance_of::<PyInt>() {
-        let num = match value.extract::<i64>() {
-            Ok(n) => Num::Int(n),
-            Err(_) => number_of(value)?.unwrap_or(Num::Int(0)),
-        };
-        return num_av(py, &num);
+        return exact_int_av(value);
     }
     if value.is_exact_instance_of::<PyFloat>() {
         // SAFETY: an exact float, GIL held.
         let x = unsafe { ffi::PyFloat_AsDouble(value.as_ptr()) };
         return num_av(py, &Num::Float(x));
     }
+    other_to_av(value, depth)
+}
+
+#[inline(never)]
+fn exact_int_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let num = match value.extract::<i64>() {
+        Ok(n) => Num::Int(n),
+        Err(_) => number_of(value)?.unwrap_or(Num::Int(0)),
+    };
+    num_av(value.py(), &num)
+}
+
+/// [`to_av`] of the values other than exact str, bool, int and float.
+#[inline(never)]
+fn other_to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+    let py = value.py();
     if value.is_none() {
         return av(py, intern!(py, "NULL"), true);
     }
-    if let Ok(d) = value.cast_exact::<PyDict>() {
-        return map_to_av(d, depth);
+    if value.is_exact_instance_of::<PyDict>() {
+        // SAFETY: just checked (unlike `cast_exact`, this takes no reference to the type).
+        return map_to_av(unsafe { value.cast_unchecked::<PyDict>() }, depth);
     }
     if value.is_exact_instance_of::<PyList>() {
         return seq_to_av(value, true, depth);
     }
     if value.is_exact_instance_of::<PyTuple>() {
         return seq_to_av(value, false, depth);
+    }
+    // The other exact types of the fallbacks below, none of which an earlier check there can
+    // match: ahead of them, since the number check's isinstance(value, Decimal) is slow for a
+    // non-number (it looks up `__class__`).
+    // SAFETY: a live object; the type objects are static or held by `decimal_type`'s cache.
+    unsafe {
+        let ty = ffi::Py_TYPE(value.as_ptr());
+        if ty == std::ptr::addr_of_mut!(ffi::PyBytes_Type) {
+            return av_of(intern!(py, "B"), value);
+        }
+        if ty == std::ptr::addr_of_mut!(ffi::PySet_Type)
+            || ty == std::ptr::addr_of_mut!(ffi::PyFrozenSet_Type)
+        {
+            return set_to_av(value);
+        }
+        if ty == decimal_type(py)?.as_type_ptr() {
+            return decimal_av(value);
+        }
     }
     // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
     if value.is_instance_of::<PyString>() {

@@ -173,15 +173,44 @@ fn py_float_repr(x: f64) -> &'static str {
     }
 }
 
-/// Digits of an integer's text (sign stripped) as parts.
-fn check_dynamodb_number(parts: &Option<Parts>, text: &str) -> CoreResult<()> {
-    if let Some(p) = parts {
-        if p.digits.len() > 38 {
+/// `(number of significant digits, e10)` of decimal number text: what [`decimal_parts`]
+/// gives, without building the digit string; `None` for zero. Same errors, in the same order.
+fn decimal_shape(text: &str) -> CoreResult<Option<(usize, i64)>> {
+    let Some((_, ip, fp, exp_text)) = split_number(text) else {
+        return Err(not_finite(text));
+    };
+    let raw_len = ip.len() + fp.len();
+    let raw = || ip.bytes().chain(fp.bytes());
+    let leading = raw().take_while(|&b| b == b'0').count();
+    if leading == raw_len {
+        return Ok(None);
+    }
+    let trailing = raw().rev().take_while(|&b| b == b'0').count();
+    let exp: i64 = match exp_text {
+        Some(e) => e
+            .parse::<i64>()
+            .ok()
+            .filter(|e| e.abs() < (1 << 60))
+            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
+        None => 0,
+    };
+    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    Ok(Some((raw_len - leading - trailing, e10)))
+}
+
+/// Checks the text of an int or a Decimal against DynamoDB's limits.
+pub fn check_number_text(text: &str) -> CoreResult<()> {
+    check_dynamodb_number(decimal_shape(text)?, text)
+}
+
+fn check_dynamodb_number(shape: Option<(usize, i64)>, text: &str) -> CoreResult<()> {
+    if let Some((digits, e10)) = shape {
+        if digits > 38 {
             return Err(CoreError::validation(format!(
                 "number {text} has more than 38 significant digits (DynamoDB's limit)"
             )));
         }
-        if !(-130..=125).contains(&p.e10) {
+        if !(-130..=125).contains(&e10) {
             return Err(CoreError::validation(format!(
                 "number {text} is out of DynamoDB's range (1e-130 to 1e126 in magnitude)"
             )));
@@ -216,7 +245,8 @@ fn check_float_range(x: f64) -> CoreResult<()> {
 ///
 /// Exact: a decimal of at most 15 significant digits that converts back to `x` is the
 /// shortest one (two such decimals can never map to the same double), once trailing zeros are
-/// dropped; the value lies in [1e-6, 1e15), where ECMAScript writes plain decimals.
+/// dropped; the value lies in [1e-6, 1e15), where ECMAScript writes plain decimals. So a value
+/// given text here is finite and within DynamoDB's range too.
 /// Everything else goes to the general algorithm.
 struct ShortDecimal {
     buf: [u8; 24],
@@ -234,50 +264,50 @@ impl ShortDecimal {
         if !(1e-6..1e15).contains(&a) {
             return None;
         }
-        let (mut k, mut n) = (0..POW10.len()).find_map(|k| {
-            let scaled = a * POW10[k];
+        let (mut k, mut n) = POW10.iter().enumerate().find_map(|(k, &p)| {
+            let scaled = a * p;
             if scaled >= 1e15 {
                 return None;
             }
-            let n = scaled as u64;
+            // SAFETY: `scaled` is finite and in [0, 1e15), so it fits an i64: one truncating
+            // conversion, without `as`'s saturation checks.
+            let n = unsafe { scaled.to_int_unchecked::<i64>() };
             // `n as f64 == scaled` tests integrality without a libm call.
-            (n as f64 == scaled && n as f64 / POW10[k] == a).then_some((k, n))
+            (n as f64 == scaled && n as f64 / p == a).then_some((k, n as u64))
         })?;
         // The scaled product is rounded, so a larger k than needed can be hit first.
         while k > 0 && n % 10 == 0 {
             n /= 10;
             k -= 1;
         }
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(n).as_bytes();
-        let mut len = 0;
-        let mut push = |b: u8, buf: &mut [u8; 24]| {
-            buf[len] = b;
-            len += 1;
+        // Digits written backwards from the end: the k fraction digits (their leading zeros
+        // included, as `n < 10^k` leaves them 0), the point, then the integer part ("0" if
+        // none). At most 15 digits, a point, a "0" and a sign: 18 bytes of the 24.
+        let mut i = self.buf.len();
+        let mut put = |b: u8, buf: &mut [u8; 24]| -> Option<()> {
+            i = i.checked_sub(1)?;
+            *buf.get_mut(i)? = b;
+            Some(())
         };
-        if x < 0.0 {
-            push(b'-', &mut self.buf);
+        if k > 0 {
+            for _ in 0..k {
+                put(b'0' + (n % 10) as u8, &mut self.buf)?;
+                n /= 10;
+            }
+            put(b'.', &mut self.buf)?;
         }
-        if digits.len() <= k {
-            push(b'0', &mut self.buf);
-            push(b'.', &mut self.buf);
-            for _ in digits.len()..k {
-                push(b'0', &mut self.buf);
+        loop {
+            put(b'0' + (n % 10) as u8, &mut self.buf)?;
+            n /= 10;
+            if n == 0 {
+                break;
             }
-            for &d in digits {
-                push(d, &mut self.buf);
-            }
-        } else {
-            let point = digits.len() - k;
-            for (i, &d) in digits.iter().enumerate() {
-                if i == point {
-                    push(b'.', &mut self.buf);
-                }
-                push(d, &mut self.buf);
-            }
+        }
+        if x < 0.0 {
+            put(b'-', &mut self.buf)?;
         }
         // SAFETY: only ASCII digits, '-' and '.' were written.
-        Some(unsafe { std::str::from_utf8_unchecked(&self.buf[..len]) })
+        Some(unsafe { std::str::from_utf8_unchecked(self.buf.get(i..)?) })
     }
 }
 
@@ -287,22 +317,19 @@ pub fn with_n_text<R>(num: &Num, f: impl FnOnce(&str) -> R) -> CoreResult<R> {
     match num {
         Num::Int(n) => Ok(f(itoa::Buffer::new().format(*n))),
         Num::Float(x) => {
-            check_float_range(*x)?;
-            if *x == 0.0 {
-                return Ok(f("0"));
-            }
+            // The fast path's values are all finite and in range: checked after it.
             let mut short = ShortDecimal::new();
             if let Some(text) = short.format(*x) {
                 return Ok(f(text));
             }
+            check_float_range(*x)?;
+            if *x == 0.0 {
+                return Ok(f("0"));
+            }
             Ok(f(ryu_js::Buffer::new().format_finite(*x)))
         }
-        Num::BigInt(text) => {
-            check_dynamodb_number(&decimal_parts(text)?, text)?;
-            Ok(f(text))
-        }
-        Num::Dec(text) => {
-            check_dynamodb_number(&decimal_parts(text)?, text)?;
+        Num::BigInt(text) | Num::Dec(text) => {
+            check_number_text(text)?;
             Ok(f(text))
         }
     }

@@ -1,5 +1,6 @@
 """Generic marshalling of the active core (DESIGN §4 rules)."""
 
+import copy
 import enum
 import struct
 from collections import OrderedDict, namedtuple
@@ -76,6 +77,44 @@ def test_subclasses_of_builtin_types():
     assert to_av(Point(1, 2)) == {"L": [{"N": "1"}, {"N": "2"}]}
     with pytest.raises(ValidationError):
         to_av(Color.RED)
+
+
+def test_input_is_left_unchanged_and_output_is_fresh():
+    inner = {"a": 1, "b": [2.5, "x"]}
+    item = {f"k{i}": i for i in range(8)} | {"m": inner, "small": {"z": True}}
+    before = copy.deepcopy(item)
+    out = core.marshal_item(item)
+    assert item == before and out is not item and out["m"]["M"] is not inner
+    out["k0"]["N"] = "9"
+    out["m"]["M"]["a"] = None
+    out["small"]["M"].clear()
+    assert item == before
+    assert core.marshal_item(item) == to_av(before)["M"]
+
+
+@pytest.mark.parametrize("size", [2, 8])
+def test_containers_changed_during_conversion(size):
+    """A Decimal subclass's ``__str__`` (Python code run mid-conversion) empties the
+    containers being read: no crash; the cores may differ in what they make of it."""
+    containers = []
+
+    class Clearing(Decimal):
+        def __str__(self):
+            for c in containers:
+                c.clear()
+            return super().__str__()
+
+    for _ in range(20):
+        listed = [Clearing("1.5"), "x" * 10, 3] * size
+        mapped = {f"k{i}": (Clearing("2.5") if i == 0 else [f"v{i}"]) for i in range(size)}
+        containers[:] = [listed, mapped]
+        item = {"m": mapped, "l": listed}
+        try:
+            out = core.marshal_item(item)
+        except (RuntimeError, IndexError):
+            continue
+        assert out["m"]["M"].get("k0", {"N": "2.5"}) == {"N": "2.5"}
+        assert repr(out)
 
 
 @pytest.mark.parametrize(

@@ -123,7 +123,7 @@ fn small_int_text(py: Python<'_>, n: usize) -> PyResult<Bound<'_, PyString>> {
 
 /// `{"N": str(d)}` of an exact Decimal, the str object itself when it is an exact str (no
 /// copy of its text).
-fn decimal_av<'py>(d: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn decimal_av<'py>(d: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let py = d.py();
     let text = d.str()?;
     check_number_text(text.to_str()?)?;
@@ -347,7 +347,10 @@ fn exact_map_members_to_av<'py>(
     Ok(out)
 }
 
-fn map_to_av<'py>(value: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn map_to_av<'py>(
+    value: &Bound<'py, PyDict>,
+    depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
     let members = map_members_to_av(value, depth)?;
     av_of(intern!(value.py(), "M"), members.as_any())
 }

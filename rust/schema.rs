@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
+};
 
 use crate::encode::{encode_value, FloatEncoding, IndexKind};
 use crate::errors::{with_field, CoreError};
@@ -17,12 +19,12 @@ use crate::keys::{
     split_primary_id, write_gsi_key, write_iteration_key, write_primary_key, SK_SEPARATOR,
 };
 use crate::marshal::{
-    av, av_of, av_parts, binary_from_av, decimal_from_text, dict_set, float_from_text,
-    int_from_text, is_bytes_like, is_int_literal, num_av, number_text, quick_number,
+    av, av_of, av_parts, binary_from_av, decimal_av, decimal_from_text, dict_set, float_from_text,
+    int_from_text, is_bytes_like, is_int_literal, map_to_av, num_av, number_text, quick_number,
     raw_number_text, to_av, to_bytes, value_of, QuickNumber, Tag,
 };
 use crate::number::{datetime_from_ms, datetime_ms, number_of, Num};
-use crate::py_types::{text, type_name};
+use crate::py_types::{decimal_type, text, type_name};
 use crate::tenant::prefix_of;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -564,6 +566,25 @@ impl Schema {
             FieldKind::Boolean if value.is_exact_instance_of::<PyBool>() => {
                 return Ok(Some(av_of(intern!(py, "BOOL"), value)?));
             }
+            FieldKind::Binary if value.is_exact_instance_of::<PyBytes>() => {
+                return Ok(Some(av_of(intern!(py, "B"), value)?));
+            }
+            FieldKind::Map if value.is_exact_instance_of::<PyDict>() => {
+                // SAFETY: just checked.
+                return Ok(Some(map_to_av(
+                    unsafe { value.cast_unchecked::<PyDict>() },
+                    0,
+                )?));
+            }
+            FieldKind::Float | FieldKind::Decimal => {
+                // An exact Decimal: its str object itself is the `N` text (as generic
+                // marshalling stores it), no copy of the text.
+                // SAFETY: a live object; the type is held by `decimal_type`'s cache.
+                let ty = unsafe { ffi::Py_TYPE(value.as_ptr()) };
+                if ty == decimal_type(py)?.as_type_ptr() {
+                    return Ok(Some(decimal_av(value)?));
+                }
+            }
             _ => {}
         }
         let wrong = |expected: &str| -> PyErr {
@@ -763,6 +784,9 @@ fn string_set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py
             type_name(value)
         ))
         .into());
+    }
+    if value.is_exact_instance_of::<PySet>() || value.is_exact_instance_of::<PyFrozenSet>() {
+        return exact_set_to_ss(value);
     }
     let members: Vec<Bound<'py, PyAny>> = value.try_iter()?.collect::<PyResult<_>>()?;
     for m in &members {
@@ -1209,4 +1233,35 @@ pub(crate) fn misfit(tag: Tag, kind: FieldKind) -> PyErr {
         kind.name()
     ))
     .into()
+}
+
+/// [`string_set_to_av`] of an exact set: its members listed by one C call (the list is what
+/// is stored), then type-checked in place.
+fn exact_set_to_ss<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = value.py();
+    // SAFETY: a live set, GIL held; PySequence_List returns a new reference or NULL.
+    let list = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PySequence_List(value.as_ptr()))?
+            .cast_into_unchecked::<PyList>()
+    };
+    let n = list.len();
+    if n == 0 {
+        return Ok(None);
+    }
+    for i in 0..n {
+        // SAFETY: our own new list, GIL held; PyList_GetItem bounds-checks and returns a
+        // borrowed reference (or NULL with IndexError set), read at once by type checks that
+        // run no Python code.
+        let m = unsafe {
+            pyo3::Borrowed::from_ptr_or_err(py, ffi::PyList_GetItem(list.as_ptr(), i as isize))?
+        };
+        if !(m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>()) {
+            return Err(CoreError::validation(format!(
+                "set members must be str, got {}",
+                type_name(&m)
+            ))
+            .into());
+        }
+    }
+    Ok(Some(av_of(intern!(py, "SS"), list.as_any())?))
 }

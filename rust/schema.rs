@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString, PyTuple,
 };
+use smallvec::SmallVec;
 
 use crate::encode::{encode_value, FloatEncoding, IndexKind};
 use crate::errors::{with_field, CoreError};
@@ -203,8 +204,9 @@ fn buffer_av<'py>(py: Python<'py>, buf: &str) -> PyResult<Bound<'py, PyDict>> {
     av(py, intern!(py, "S"), buf)
 }
 
-/// Field values looked up once per call, in declaration order.
-type Values<'py> = Vec<Option<Bound<'py, PyAny>>>;
+/// Field values looked up once per call, in declaration order; on the stack for models of
+/// up to 24 fields (no allocator calls).
+type Values<'py> = SmallVec<[Option<Bound<'py, PyAny>>; 24]>;
 
 impl Schema {
     fn key_field(&self, name: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<usize>> {
@@ -239,8 +241,9 @@ impl Schema {
         with_field(py, err, &self.model_name, &self.fields[i].name_text)
     }
 
-    /// The values of a dict, by field; unknown keys are a ValidationError.
-    fn lookup<'py>(&self, values: &Bound<'py, PyAny>) -> PyResult<Values<'py>> {
+    /// The values of a dict, by field, into `out` (empty); unknown keys are a ValidationError.
+    /// Filled in place: the vector is large, and moving it costs copies.
+    fn lookup<'py>(&self, values: &Bound<'py, PyAny>, out: &mut Values<'py>) -> PyResult<()> {
         let Ok(dict) = values.cast::<PyDict>() else {
             return Err(CoreError::validation(format!(
                 "{}: values must be a dict, got {}",
@@ -250,10 +253,10 @@ impl Schema {
             .into());
         };
         let py = values.py();
-        let (out, found) = match self.lookup_in_order(dict) {
-            Some(done) => done,
+        let found = match self.lookup_in_order(dict, out) {
+            Some(found) => found,
             None => {
-                let mut out = Vec::with_capacity(self.fields.len());
+                out.clear();
                 let mut found = 0;
                 for f in &self.fields {
                     let v = dict.get_item(f.name.bind(py))?;
@@ -262,7 +265,7 @@ impl Schema {
                     }
                     out.push(v);
                 }
-                (out, found)
+                found
             }
         };
         if found != dict.len() {
@@ -284,31 +287,42 @@ impl Schema {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The values of a dict whose keys are the very field-name objects, in declaration order
     /// (some may be missing): what the model layer passes, and what code with literal names
     /// writes (CPython interns those). One pass over the entries, matching by identity, with no
     /// hashing; `None` (then looked up by name) as soon as a key does not match that way.
-    fn lookup_in_order<'py>(&self, dict: &Bound<'py, PyDict>) -> Option<(Values<'py>, usize)> {
+    /// Returns how many were found; `out` holds one entry per field.
+    fn lookup_in_order<'py>(
+        &self,
+        dict: &Bound<'py, PyDict>,
+        out: &mut Values<'py>,
+    ) -> Option<usize> {
         let py = dict.py();
-        let mut out: Values<'py> = vec![None; self.fields.len()];
-        let (mut pos, mut next_field, mut found) = (0, 0, 0);
+        let fields = &self.fields;
+        let (mut pos, mut found) = (0, 0);
         let mut key: *mut ffi::PyObject = std::ptr::null_mut();
         let mut value: *mut ffi::PyObject = std::ptr::null_mut();
         // SAFETY: a live dict, GIL held, and no Python code runs in this loop; each value is
         // taken as an owned reference at once.
         while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
-            let offset = self.fields[next_field..]
-                .iter()
-                .position(|f| f.name.as_ptr() == key)?;
-            let i = next_field + offset;
-            out[i] = Some(unsafe { Bound::from_borrowed_ptr(py, value) });
-            next_field = i + 1;
+            // Fields skipped over are absent.
+            loop {
+                let f = fields.get(out.len())?;
+                if f.name.as_ptr() == key {
+                    break;
+                }
+                out.push(None);
+            }
+            out.push(Some(unsafe { Bound::from_borrowed_ptr(py, value) }));
             found += 1;
         }
-        Some((out, found))
+        while out.len() < fields.len() {
+            out.push(None);
+        }
+        Some(found)
     }
 
     fn build_templates(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -1029,7 +1043,8 @@ impl Schema {
         tenant: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = values.py();
-        let mut vals = self.lookup(values)?;
+        let mut vals = Values::new();
+        self.lookup(values, &mut vals)?;
         let tenant = optional_tenant(tenant)?;
         self.datetimes_to_ms(&mut vals)?;
         let (pk, sk) = self.primary_parts(py, &vals)?;
@@ -1058,7 +1073,7 @@ impl Schema {
     /// Stored form of the given fields only (`None` → `{"NULL": True}`).
     fn marshal_fields<'py>(&self, values: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
         let py = values.py();
-        self.lookup(values)?;
+        self.lookup(values, &mut Values::new())?;
         let out = PyDict::new(py);
         let dict = values.cast::<PyDict>()?;
         for (k, v) in dict.iter() {
@@ -1079,7 +1094,8 @@ impl Schema {
 
     /// The public id of the item these values describe.
     fn primary_id(&self, values: &Bound<'_, PyAny>) -> PyResult<String> {
-        let vals = self.lookup(values)?;
+        let mut vals = Values::new();
+        self.lookup(values, &mut vals)?;
         let (pk, sk) = self.primary_parts(values.py(), &vals)?;
         Ok(primary_id(text_of(&pk), text_of(&sk)))
     }
@@ -1091,7 +1107,8 @@ impl Schema {
         tenant: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = values.py();
-        let vals = self.lookup(values)?;
+        let mut vals = Values::new();
+        self.lookup(values, &mut vals)?;
         let tenant = optional_tenant(tenant)?;
         let (pk, sk) = self.primary_parts(py, &vals)?;
         let out = PyDict::new(py);
@@ -1129,7 +1146,8 @@ impl Schema {
         tenant: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = values.py();
-        let vals = self.lookup(values)?;
+        let mut vals = Values::new();
+        self.lookup(values, &mut vals)?;
         let tenant = optional_tenant(tenant)?;
         let out = PyDict::new(py);
         let mut buf = String::new();

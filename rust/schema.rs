@@ -775,7 +775,13 @@ impl Schema {
                 (!a.is_null()).then(|| Bound::from_borrowed_ptr(py, a))
             };
             match found.filter(|a| !a.is_none()) {
-                Some(a) => dict_set(&out, name, &self.field_from_av(i, &a)?)?,
+                Some(a) => {
+                    let value = match quick_from_av(f.kind, &a) {
+                        Some(v) => v,
+                        None => self.field_from_av(i, &a)?,
+                    };
+                    dict_set(&out, name, &value)?
+                }
                 None => {
                     if let Some(err) = PyErr::take(py) {
                         return Err(err);
@@ -786,6 +792,83 @@ impl Schema {
         }
         Ok(out)
     }
+}
+
+/// The commonest stored forms, read without the general dispatch: an exact one-entry dict
+/// keyed by the one-letter tag the field kind expects (one-character strs are CPython
+/// singletons, whoever parsed the item, so the tag matches by pointer), holding an exact str
+/// (`S`) or the usual number text (`N`). `None` leaves everything else, errors included, to
+/// the general path, which gives the same value for these forms.
+#[inline]
+fn quick_from_av<'py>(kind: FieldKind, a: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    let py = a.py();
+    let tag = match kind {
+        FieldKind::String => intern!(py, "S"),
+        FieldKind::Integer | FieldKind::Float => intern!(py, "N"),
+        FieldKind::Binary => intern!(py, "B"),
+        FieldKind::Boolean => intern!(py, "BOOL"),
+        _ => return None,
+    };
+    if !a.is_exact_instance_of::<PyDict>() {
+        return None;
+    }
+    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: an exact dict, GIL held. The entry is borrowed and only read here, where no
+    // Python code runs; a value returned is made an owned reference first.
+    let value = unsafe {
+        if ffi::PyDict_Size(a.as_ptr()) != 1
+            || ffi::PyDict_Next(a.as_ptr(), &mut pos, &mut key, &mut value) == 0
+        {
+            return None;
+        }
+        // `BOOL` is no singleton: parsed items have their own copies, matched by text.
+        if key != tag.as_ptr()
+            && !(kind == FieldKind::Boolean
+                && pyo3::Borrowed::from_ptr(py, key).is_exact_instance_of::<PyString>()
+                && str_bytes(key) == Some(b"BOOL".as_slice()))
+        {
+            return None;
+        }
+        pyo3::Borrowed::from_ptr(py, value)
+    };
+    match kind {
+        FieldKind::Boolean if value.is_exact_instance_of::<PyBool>() => {
+            return Some(value.to_owned())
+        }
+        FieldKind::Binary if value.is_exact_instance_of::<PyBytes>() => {
+            return Some(value.to_owned())
+        }
+        _ if !value.is_exact_instance_of::<PyString>() => return None,
+        FieldKind::String => return Some(value.to_owned()),
+        _ => {}
+    }
+    // SAFETY: an exact str, GIL held; its text is read before anything else runs.
+    let text = unsafe { str_bytes(value.as_ptr()) }?;
+    // SAFETY: CPython's UTF-8 form of a str is valid UTF-8.
+    let text = unsafe { std::str::from_utf8_unchecked(text) };
+    let number = match (kind, quick_number(text)?) {
+        (FieldKind::Integer, QuickNumber::Int(n)) => n.into_pyobject(py).ok()?.into_any(),
+        (FieldKind::Float, QuickNumber::Int(n)) => PyFloat::new(py, n as f64).into_any(),
+        (FieldKind::Float, QuickNumber::Float(x)) => PyFloat::new(py, x).into_any(),
+        _ => return None,
+    };
+    Some(number)
+}
+
+/// The UTF-8 bytes of a str, `None` for a str that has none (surrogates; the error is
+/// cleared).
+///
+/// # Safety
+/// `s` is a live str and the GIL is held; the bytes (cached in the str) live as long as it
+/// does and must be read before Python code can drop it.
+unsafe fn str_bytes<'a>(s: *mut ffi::PyObject) -> Option<&'a [u8]> {
+    let mut len: ffi::Py_ssize_t = 0;
+    let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut len);
+    if p.is_null() {
+        ffi::PyErr_Clear();
+        return None;
+    }
+    Some(std::slice::from_raw_parts(p.cast::<u8>(), len as usize))
 }
 
 fn string_set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {

@@ -352,3 +352,55 @@ def test_surrogates_and_odd_text_agree():
         same("iteration_bucket", s, 10)
         same("to_attribute_value", {"k": s})
     same("to_attribute_value", datetime.now())
+
+
+class _Str(str):
+    pass
+
+
+class _Dict(dict):
+    pass
+
+
+def _fresh(text):
+    """A str equal to ``text`` but not the same object (as a JSON parser makes them)."""
+    return "".join([text[:1], text[1:]]) if len(text) > 1 else text
+
+
+# Stored forms the native core reads through its quick path, and their near misses.
+QUICK_FORMS = [
+    # ({"S": <str subclass>} for a string field: the cores differ, native accepts it.)
+    {"S": "x"}, {"S": 5}, {"N": "12"}, {"N": "-3.25"}, {"N": "1e3"},
+    {"N": "12345678901234567890"}, {"N": "x"}, {"N": _Str("7")}, {"N": "\ud800"},
+    {"BOOL": True}, {_fresh("BOOL"): False}, {_Str("BOOL"): True}, {"BOOL": 1},
+    {"B": b"\x00"}, {"B": bytearray(b"a")}, {"B": "a"}, {"NULL": True},
+    _Dict(S="x"), {"S": "x", "N": "1"}, {}, {_Str("S"): "x"}, "S",
+]
+
+
+@pytest.mark.parametrize("form", QUICK_FORMS, ids=repr)
+@pytest.mark.parametrize("field", ["id", "sk", "f", "b", "bin"])
+def test_schema_from_item_quick_forms(field, form):
+    schemas = pure.Schema(**SCHEMA_ARGS), native.Schema(**SCHEMA_ARGS)
+    item = {_fresh(field): form}
+    a, b = (outcome(s.from_item, item) for s in schemas)
+    assert a == b
+
+
+TO_ITEM_FORMS = {
+    "f": [Decimal("1.5"), Decimal("NaN"), Decimal("1e200"), Decimal("-0"), 2.5, 3, True],
+    "d": [Decimal("19.99"), Decimal("sNaN"), Decimal("1E+2"), 1.25, 7, False],
+    "bin": [b"ab", b"", bytearray(b"x"), memoryview(b"y"), "s"],
+    "tags": [{"a", "b"}, frozenset({"c"}), set(), frozenset(), {"a", 1}, {_Str("s")},
+             frozenset({b"x"}), ["b", "a", "b"], ("z",), "ab"],
+    "m": [{"a": 1}, {}, _Dict(a=2), {1: 2}, [1]],
+}
+
+
+@pytest.mark.parametrize("field,value",
+                         [(f, v) for f, vs in TO_ITEM_FORMS.items() for v in vs], ids=repr)
+def test_schema_to_item_field_forms(field, value):
+    schemas = pure.Schema(**SCHEMA_ARGS), native.Schema(**SCHEMA_ARGS)
+    values = {"id": "x", "sk": 1, field: value}
+    a, b = (outcome(s.to_item, values, None) for s in schemas)
+    assert a == b

@@ -369,8 +369,7 @@ def _fresh(text):
 
 # Stored forms the native core reads through its quick path, and their near misses.
 QUICK_FORMS = [
-    # ({"S": <str subclass>} for a string field: the cores differ, native accepts it.)
-    {"S": "x"}, {"S": 5}, {"N": "12"}, {"N": "-3.25"}, {"N": "1e3"},
+    {"S": "x"}, {"S": 5}, {"S": _Str("x")}, {"N": "12"}, {"N": "-3.25"}, {"N": "1e3"},
     {"N": "12345678901234567890"}, {"N": "x"}, {"N": _Str("7")}, {"N": "\ud800"},
     {"BOOL": True}, {_fresh("BOOL"): False}, {_Str("BOOL"): True}, {"BOOL": 1},
     {"B": b"\x00"}, {"B": bytearray(b"a")}, {"B": "a"}, {"NULL": True},

@@ -1001,7 +1001,7 @@ class Schema:
             if tag == "NULL":
                 return None
             if kind == "string":
-                if tag == "S" and type(v) is str:
+                if tag == "S" and isinstance(v, str):  # str subclasses too, as generic reading
                     return v
             elif kind == "integer":
                 if tag == "N":

@@ -309,13 +309,27 @@ fn map_key_error(k: &Bound<'_, PyAny>) -> PyErr {
 }
 
 /// [`map_members_to_av`] of an exact dict: its values replaced by their AttributeValues in a
-/// copy of it. The copy has the input's keys, in order, in a table of the right size (there is
-/// no presizing call in the stable ABI), and is a snapshot: Python code run meanwhile (a
-/// Decimal's `__str__`) cannot change which entries are converted. Replacing the value of a
-/// present key moves no entry, so iterating the copy while doing it is sound.
+/// copy of it (see [`map_values_in_copy`]).
 fn exact_map_members_to_av<'py>(
     value: &Bound<'py, PyDict>,
     depth: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    map_values_in_copy(value, |k, v| {
+        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
+            return Err(map_key_error(k));
+        }
+        Ok(to_av(v, depth + 1)?.into_any())
+    })
+}
+
+/// A copy of an exact dict with each value replaced by `convert(key, value)`. The copy has the
+/// input's keys, in order, in a table of the right size (there is no presizing call in the
+/// stable ABI), and is a snapshot: Python code run meanwhile (a Decimal's `__str__`) cannot
+/// change which entries are converted. Replacing the value of a present key moves no entry,
+/// so iterating the copy while doing it is sound.
+fn map_values_in_copy<'py>(
+    value: &Bound<'py, PyDict>,
+    mut convert: impl FnMut(&Bound<'py, PyAny>, &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
@@ -339,10 +353,7 @@ fn exact_map_members_to_av<'py>(
                 Bound::from_borrowed_ptr(py, v),
             )
         };
-        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
-            return Err(map_key_error(&k));
-        }
-        dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
+        dict_set(&out, &k, &convert(&k, &v)?)?;
     }
     Ok(out)
 }
@@ -510,11 +521,29 @@ pub fn number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
 
 /// The text of an `N` value, not yet checked.
 pub(crate) fn raw_number_text<'a>(text: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
-    let s = match text.cast_exact::<PyString>() {
-        Ok(s) => s,
-        Err(_) => text.cast::<PyString>().map_err(|_| invalid_number(text))?,
-    };
-    s.to_str().map_err(|_| invalid_number(text))
+    str_text(text).ok_or_else(|| invalid_number(text))
+}
+
+/// The text of a `str` (or subclass), read from CPython's cached UTF-8 without validating it
+/// again (PyO3's `to_str` does, at a cost per call); `None` for other types and for text that
+/// has no UTF-8 form (lone surrogates).
+pub(crate) fn str_text<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a str> {
+    if !(obj.is_exact_instance_of::<PyString>() || obj.is_instance_of::<PyString>()) {
+        return None;
+    }
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: a live str, GIL held. The UTF-8 buffer is owned by the str object and lives as
+    // long as it (the borrow `'a`); CPython only produces valid UTF-8 there, and returns NULL
+    // (with an error, cleared here) for text it cannot encode.
+    unsafe {
+        let p = ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut len);
+        if p.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let bytes = std::slice::from_raw_parts(p.cast::<u8>(), len as usize);
+        Some(std::str::from_utf8_unchecked(bytes))
+    }
 }
 
 /// An integer from checked integer-literal text.
@@ -817,6 +846,9 @@ pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<B
 fn map_from_av<'py>(m: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     if depth >= MAX_DEPTH {
         return Err(too_deep());
+    }
+    if m.is_exact_instance_of::<PyDict>() {
+        return map_values_in_copy(m, |_, x| from_av(x, depth + 1));
     }
     let entries = dict_entries(m);
     let out = dict_sized_like(m, entries.len())?;

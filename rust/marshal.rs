@@ -761,6 +761,18 @@ pub fn av_parts<'a, 'py>(av: &'a Bound<'py, PyAny>) -> PyResult<(Tag, Borrowed<'
     }
 }
 
+/// Whether every member of a list is a `str`, checked through borrowed references (no Python
+/// code runs meanwhile).
+fn all_str(l: &Bound<'_, PyList>) -> bool {
+    let py = l.py();
+    (0..l.len()).all(|i| {
+        // SAFETY: a live list, GIL held, `i` below its length (nothing can shrink it here);
+        // the borrowed member is only type-checked.
+        let m = unsafe { ffi::PyList_GetItem(l.as_ptr(), i as ffi::Py_ssize_t) };
+        !m.is_null() && unsafe { Borrowed::from_ptr(py, m) }.is_instance_of::<PyString>()
+    })
+}
+
 fn list_of<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyList>> {
     v.cast::<PyList>()
         .map_err(|_| CoreError::validation(format!("{what} value must be a list")).into())
@@ -813,12 +825,11 @@ pub fn value_of<'py>(tag: Tag, v: Bound<'py, PyAny>, depth: usize) -> PyResult<B
         }
         Tag::B => binary_from_av(&v),
         Tag::Ss => {
-            let l = v
-                .cast::<PyList>()
-                .ok()
-                .filter(|l| l.iter().all(|x| x.is_instance_of::<PyString>()));
+            let l = v.cast::<PyList>().ok().filter(|l| all_str(l));
             match l {
-                Some(l) => Ok(PySet::new(py, l.iter())?.into_any()),
+                // SAFETY: a live list, GIL held; PySet_New copies it in C (str members hash
+                // without running Python code) and returns a new reference or NULL.
+                Some(l) => unsafe { Bound::from_owned_ptr_or_err(py, ffi::PySet_New(l.as_ptr())) },
                 None => Err(CoreError::validation("SS value must be a list of str").into()),
             }
         }

@@ -105,6 +105,19 @@ pub fn split_number(text: &str) -> Option<(bool, &str, &str, Option<&str>)> {
     (i == b.len() && !(ip.is_empty() && fp.is_empty())).then_some((negative, ip, fp, exp))
 }
 
+/// The exponent part of number text (0 without one), bounded so that arithmetic on it cannot
+/// overflow.
+fn exponent(text: &str, exp_text: Option<&str>) -> CoreResult<i64> {
+    match exp_text {
+        Some(e) => e
+            .parse::<i64>()
+            .ok()
+            .filter(|e| e.abs() < (1 << 60))
+            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range"))),
+        None => Ok(0),
+    }
+}
+
 /// Parse decimal text (`[+-]digits[.digits][e[+-]digits]`); `None` for zero.
 pub fn decimal_parts(text: &str) -> CoreResult<Option<Parts>> {
     let Some((negative, ip, fp, exp_text)) = split_number(text) else {
@@ -117,15 +130,7 @@ pub fn decimal_parts(text: &str) -> CoreResult<Option<Parts>> {
         return Ok(None);
     }
     let leading = raw_len - stripped.len();
-    let exp: i64 = match exp_text {
-        Some(e) => e
-            .parse::<i64>()
-            .ok()
-            .filter(|e| e.abs() < (1 << 60))
-            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
-        None => 0,
-    };
-    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    let e10 = exponent(text, exp_text)? + ip.len() as i64 - leading as i64 - 1;
     Ok(Some(Parts {
         negative,
         digits: stripped.trim_end_matches('0').to_owned(),
@@ -186,15 +191,7 @@ fn decimal_shape(text: &str) -> CoreResult<Option<(usize, i64)>> {
         return Ok(None);
     }
     let trailing = raw().rev().take_while(|&b| b == b'0').count();
-    let exp: i64 = match exp_text {
-        Some(e) => e
-            .parse::<i64>()
-            .ok()
-            .filter(|e| e.abs() < (1 << 60))
-            .ok_or_else(|| CoreError::validation(format!("number {text} is out of range")))?,
-        None => 0,
-    };
-    let e10 = exp + ip.len() as i64 - leading as i64 - 1;
+    let e10 = exponent(text, exp_text)? + ip.len() as i64 - leading as i64 - 1;
     Ok(Some((raw_len - leading - trailing, e10)))
 }
 

@@ -22,7 +22,7 @@ use crate::keys::{
 use crate::marshal::{
     av, av_of, av_parts, binary_from_av, decimal_av, decimal_from_text, dict_set, float_from_text,
     int_from_text, is_bytes_like, is_int_literal, map_to_av, num_av, number_text, quick_number,
-    raw_number_text, to_av, to_bytes, value_of, QuickNumber, Tag,
+    raw_number_text, str_text, to_av, to_bytes, value_of, QuickNumber, Tag,
 };
 use crate::number::{datetime_from_ms, datetime_ms, number_of, Num};
 use crate::py_types::{decimal_type, text, type_name};
@@ -824,8 +824,7 @@ fn quick_from_av<'py>(kind: FieldKind, a: &Bound<'py, PyAny>) -> Option<Bound<'p
         // `BOOL` is no singleton: parsed items have their own copies, matched by text.
         if key != tag.as_ptr()
             && !(kind == FieldKind::Boolean
-                && pyo3::Borrowed::from_ptr(py, key).is_exact_instance_of::<PyString>()
-                && str_bytes(key) == Some(b"BOOL".as_slice()))
+                && str_text(&pyo3::Borrowed::from_ptr(py, key)) == Some("BOOL"))
         {
             return None;
         }
@@ -842,10 +841,7 @@ fn quick_from_av<'py>(kind: FieldKind, a: &Bound<'py, PyAny>) -> Option<Bound<'p
         FieldKind::String => return Some(value.to_owned()),
         _ => {}
     }
-    // SAFETY: an exact str, GIL held; its text is read before anything else runs.
-    let text = unsafe { str_bytes(value.as_ptr()) }?;
-    // SAFETY: CPython's UTF-8 form of a str is valid UTF-8.
-    let text = unsafe { std::str::from_utf8_unchecked(text) };
+    let text = str_text(&value)?;
     let number = match (kind, quick_number(text)?) {
         (FieldKind::Integer, QuickNumber::Int(n)) => n.into_pyobject(py).ok()?.into_any(),
         (FieldKind::Float, QuickNumber::Int(n)) => PyFloat::new(py, n as f64).into_any(),
@@ -853,22 +849,6 @@ fn quick_from_av<'py>(kind: FieldKind, a: &Bound<'py, PyAny>) -> Option<Bound<'p
         _ => return None,
     };
     Some(number)
-}
-
-/// The UTF-8 bytes of a str, `None` for a str that has none (surrogates; the error is
-/// cleared).
-///
-/// # Safety
-/// `s` is a live str and the GIL is held; the bytes (cached in the str) live as long as it
-/// does and must be read before Python code can drop it.
-unsafe fn str_bytes<'a>(s: *mut ffi::PyObject) -> Option<&'a [u8]> {
-    let mut len: ffi::Py_ssize_t = 0;
-    let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut len);
-    if p.is_null() {
-        ffi::PyErr_Clear();
-        return None;
-    }
-    Some(std::slice::from_raw_parts(p.cast::<u8>(), len as usize))
 }
 
 fn string_set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {

@@ -52,7 +52,6 @@ import io
 import logging
 import os
 import pstats
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,10 +66,12 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 import dynamo_bao as bao
-from dynamo_bao import fields, transport
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_server  # noqa: E402
+
 from items import (  # noqa: E402
+    FIELD_CLASSES,
     MEDIUM_FIELDS,
     PAGE_SIZE,
     SMALL,
@@ -134,12 +135,6 @@ def _epoch_ms(value: datetime) -> int:
 
 # --------------------------------------------------------------------------------------------
 # The moto server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_keep_alive(port: int) -> None:
@@ -208,43 +203,14 @@ def serve_keep_alive(port: int) -> None:
 
 
 def start_server(keep_alive: bool = True) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    if keep_alive:
-        command = [sys.executable, os.path.abspath(__file__), "--serve", str(port)]
-    else:
-        code = f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
-        command = [sys.executable, "-c", code]
-    proc = subprocess.Popen(command)
-    url = f"http://127.0.0.1:{port}"
-    probe = transport.make_client(endpoint_url=url)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            probe.list_tables()
-            return proc, url
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.1)
+    if not keep_alive:
+        return moto_server.start()  # moto's own server: a TCP connect per call
+    return moto_server.start(lambda port: [sys.executable, os.path.abspath(__file__), "--serve",
+                                           str(port)])
 
 
 # --------------------------------------------------------------------------------------------
 # Contestants. Each method does one call's work; ``n`` makes new items' ids unique.
-
-FIELD_CLASSES = {
-    "string": fields.StringField,
-    "integer": fields.IntegerField,
-    "float": fields.FloatField,
-    "decimal": fields.DecimalField,
-    "boolean": fields.BooleanField,
-    "datetime": fields.DateTimeField,
-    "binary": fields.BinaryField,
-    "string_set": fields.StringSetField,
-    "map": fields.MapField,
-    "list": fields.ListField,
-}
-
 
 def bao_models(tag: str) -> tuple[type, type]:
     """The small and medium models, one pair per manager (a class belongs to one manager)."""

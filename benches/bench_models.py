@@ -6,28 +6,21 @@ from __future__ import annotations
 import pytest
 
 import dynamo_bao as bao
-from dynamo_bao import fields
 from dynamo_bao.core import _pure as pure
 from dynamo_bao.mutations import create_request
 from dynamo_bao.query import instances_of
 
-from items import MEDIUM, MEDIUM_FIELDS, MEDIUM_PAGE, PAGE_SIZE, TENANT, medium_schema
+from items import (
+    FIELD_CLASSES,
+    MEDIUM,
+    MEDIUM_FIELDS,
+    MEDIUM_PAGE,
+    PAGE_SIZE,
+    TENANT,
+    medium_schema,
+)
 
 native = pytest.importorskip("dynamo_bao._native")
-
-FIELD_CLASSES = {
-    "string": fields.StringField,
-    "integer": fields.IntegerField,
-    "float": fields.FloatField,
-    "decimal": fields.DecimalField,
-    "boolean": fields.BooleanField,
-    "datetime": fields.DateTimeField,
-    "binary": fields.BinaryField,
-    "string_set": fields.StringSetField,
-    "map": fields.MapField,
-    "list": fields.ListField,
-}
-
 
 def _model(name: str, core) -> type:
     attrs = {field: FIELD_CLASSES[kind]() for field, kind in MEDIUM_FIELDS}

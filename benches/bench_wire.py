@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,36 +42,18 @@ from dynamo_bao import transport, wire
 from dynamo_bao.core import _pure as pure
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import moto_server  # noqa: E402
+
 from items import MEDIUM_PAGE, NATIVE_SCHEMA, PAGE_SIZE, medium_schema  # noqa: E402
 
 TABLE = "bench-wire"
 PAGE_PK = "bench#page"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server() -> tuple[subprocess.Popen, str]:
-    port = free_port()
     # werkzeug (moto's server) closes every connection, so each call of every competitor
     # includes a TCP connect; DynamoDB keeps connections alive. --no-http leaves HTTP out.
-    code = f"from dynamo_bao.local import serve; serve(port={port}, quiet=True)"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    url = f"http://127.0.0.1:{port}"
-    probe = transport.make_client(endpoint_url=url)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            probe.list_tables()
-            return proc, url
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.1)
+    return moto_server.start()
 
 
 def load_items(client: Any) -> tuple[dict, list[dict]]:

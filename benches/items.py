@@ -41,6 +41,7 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from dynamo_bao import _native as native
+from dynamo_bao import fields
 from dynamo_bao.core import _pure as pure
 
 TENANT = "acme-corp"
@@ -119,6 +120,20 @@ MEDIUM_FIELDS: list[tuple[str, str]] = [
     ("address", "map"),
     ("recent_scores", "list"),
 ]
+
+# The dynamo-bao field class of each kind above, for the benchmarks' model classes.
+FIELD_CLASSES: dict[str, type] = {
+    "string": fields.StringField,
+    "integer": fields.IntegerField,
+    "float": fields.FloatField,
+    "decimal": fields.DecimalField,
+    "boolean": fields.BooleanField,
+    "datetime": fields.DateTimeField,
+    "binary": fields.BinaryField,
+    "string_set": fields.StringSetField,
+    "map": fields.MapField,
+    "list": fields.ListField,
+}
 
 
 def _large_row(rng: random.Random, n: int) -> dict[str, Any]:

@@ -144,11 +144,20 @@ pub fn n_av<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>
 /// A dict's entries, as owned references: small maps stay on the stack (no allocator call).
 pub type Entries<'py> = SmallVec<[(Bound<'py, PyAny>, Bound<'py, PyAny>); 24]>;
 
-/// The entries of a dict, as owned references, without PyO3's per-step size checks (the
-/// stable ABI makes each of those a function call).
-pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Entries<'py> {
+/// The entries of a dict in its iteration order, as owned references. An exact dict is read
+/// with `PyDict_Next`, without PyO3's per-step size checks (the stable ABI makes each of those
+/// a function call); a subclass through its own `items()`, as the pure core reads it, so an
+/// `OrderedDict` after `move_to_end` keeps its order.
+pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> PyResult<Entries<'py>> {
     let py = d.py();
     let mut out = Entries::new();
+    if !d.is_exact_instance_of::<PyDict>() {
+        for entry in d.call_method0(intern!(py, "items"))?.try_iter()? {
+            let (k, v) = entry?.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>)>()?;
+            out.push((k, v));
+        }
+        return Ok(out);
+    }
     let mut pos: ffi::Py_ssize_t = 0;
     let mut key: *mut ffi::PyObject = std::ptr::null_mut();
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
@@ -163,7 +172,7 @@ pub fn dict_entries<'py>(d: &Bound<'py, PyDict>) -> Entries<'py> {
             ));
         }
     }
-    out
+    Ok(out)
 }
 
 /// A new list of `n` items, item `i` made by `item(i)`: filled in place, with no intermediate
@@ -268,20 +277,6 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
     .into())
 }
 
-/// An output dict for a map converted entry by entry: for more than five entries, a copy of
-/// the input (same keys, same order, already sized; every value is then replaced), which
-/// saves the resizes of growing a new dict — there is no presizing call in the stable ABI.
-fn dict_sized_like<'py>(d: &Bound<'py, PyDict>, entries: usize) -> PyResult<Bound<'py, PyDict>> {
-    if entries <= 5 {
-        return Ok(PyDict::new(d.py()));
-    }
-    // SAFETY: a live dict, GIL held; PyDict_Copy returns a new reference or NULL with an error.
-    unsafe {
-        Bound::from_owned_ptr_or_err(d.py(), ffi::PyDict_Copy(d.as_ptr()))
-            .map(|c| c.cast_into_unchecked::<PyDict>())
-    }
-}
-
 /// The AttributeValues of a map's members (the inside of its `{"M": ...}`).
 fn map_members_to_av<'py>(
     value: &Bound<'py, PyDict>,
@@ -293,9 +288,9 @@ fn map_members_to_av<'py>(
     if value.is_exact_instance_of::<PyDict>() {
         return exact_map_members_to_av(value, depth);
     }
-    let entries = dict_entries(value);
-    let out = dict_sized_like(value, entries.len())?;
-    for (k, v) in entries {
+    // A subclass (an exact dict takes the path above).
+    let out = PyDict::new(value.py());
+    for (k, v) in dict_entries(value)? {
         if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
             return Err(map_key_error(&k));
         }
@@ -861,9 +856,8 @@ fn map_from_av<'py>(m: &Bound<'py, PyDict>, depth: usize) -> PyResult<Bound<'py,
     if m.is_exact_instance_of::<PyDict>() {
         return map_values_in_copy(m, |_, x| from_av(x, depth + 1));
     }
-    let entries = dict_entries(m);
-    let out = dict_sized_like(m, entries.len())?;
-    for (k, x) in entries {
+    let out = PyDict::new(m.py());
+    for (k, x) in dict_entries(m)? {
         dict_set(&out, &k, &from_av(&x, depth + 1)?)?;
     }
     Ok(out)

@@ -253,7 +253,7 @@ fn write_value(out: &mut Vec<u8>, value: &Bound<'_, PyAny>, depth: usize) -> PyR
             return Err(too_deep_request());
         }
         out.push(b'{');
-        for (n, (k, v)) in dict_entries(d).into_iter().enumerate() {
+        for (n, (k, v)) in dict_entries(d)?.into_iter().enumerate() {
             let Ok(key) = k.cast::<PyString>() else {
                 return Err(CoreError::validation(format!(
                     "request keys must be str, got {}",

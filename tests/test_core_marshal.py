@@ -79,6 +79,22 @@ def test_subclasses_of_builtin_types():
         to_av(Color.RED)
 
 
+@pytest.mark.parametrize("size", [3, 8])
+def test_a_dict_subclass_keeps_its_own_order(size):
+    # An OrderedDict after move_to_end iterates in another order than its storage; both cores
+    # read a subclass through its items(), as a user sees it (small and presized maps alike).
+    values = OrderedDict((f"k{i}", i) for i in range(size))
+    values.move_to_end("k0")
+    expected = [f"k{i}" for i in range(1, size)] + ["k0"]
+    assert list(core.marshal_item(values)) == expected
+    assert list(to_av({"m": values})["M"]["m"]["M"]) == expected
+    stored = OrderedDict((k, {"N": "1"}) for k in reversed(expected))
+    stored.move_to_end(expected[-1], last=False)
+    read_order = [expected[-1]] + list(reversed(expected))[1:]
+    assert list(core.unmarshal_item(stored)) == read_order
+    assert list(from_av({"M": {"m": {"M": stored}}})["m"]) == read_order
+
+
 def test_input_is_left_unchanged_and_output_is_fresh():
     inner = {"a": 1, "b": [2.5, "x"]}
     item = {f"k{i}": i for i in range(8)} | {"m": inner, "small": {"z": True}}

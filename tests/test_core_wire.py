@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +164,13 @@ def test_encode_request_text():
          "c": ["AA==", "YWI=", "YWJj"], "d": {}, "e": []},
         ensure_ascii=False, separators=(",", ":"),
     ).encode()
+
+
+def test_encode_request_writes_a_dict_subclass_in_its_own_order():
+    params = OrderedDict((k, 1) for k in "abcdefg")
+    params.move_to_end("a")
+    body = core.encode_request({"M": params})
+    assert body == b'{"M":{"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"a":1}}'
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -72,6 +73,14 @@ numbers = st.one_of(
                      (2**52 + 1) / 2**9, Decimal("1E+126"), Decimal("1E-130"), 10**38, 10**39]),
 )
 scalars = st.one_of(st.none(), st.booleans(), numbers, st.text(), st.binary(max_size=20))
+def reordered(d: dict) -> OrderedDict:
+    """An OrderedDict whose iteration order is not its storage order (first key moved last)."""
+    out = OrderedDict(d)
+    if out:
+        out.move_to_end(next(iter(out)))
+    return out
+
+
 sets = st.one_of(
     st.frozensets(st.text(), max_size=5),
     st.sets(st.integers(), max_size=5),
@@ -85,6 +94,7 @@ values = st.recursive(
         st.tuples(inner, inner),
         st.dictionaries(st.text(max_size=5), inner, max_size=4),
         st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
+        st.dictionaries(st.text(max_size=5), inner, max_size=8).map(reordered),
     ),
     max_leaves=20,
 )
@@ -204,6 +214,8 @@ attribute_values = st.recursive(
     lambda inner: st.one_of(
         st.builds(lambda v: {"L": v}, st.lists(inner, max_size=3)),
         st.builds(lambda v: {"M": v}, st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+        st.builds(lambda v: {"M": reordered(v)},
+                  st.dictionaries(st.text(max_size=4), inner, max_size=8)),
     ),
     max_leaves=12,
 )

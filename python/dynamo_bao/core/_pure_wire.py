@@ -91,8 +91,8 @@ def _write(value: Any, out: list, depth: int) -> None:
             out.append("{}")
             return
         sep = "{"
-        # The dict's own storage, as the Rust core reads it (a subclass's items() is not asked).
-        for k, v in dict.items(value):
+        # A subclass in its own order (its items()), as the Rust core reads it.
+        for k, v in value.items():
             if not isinstance(k, str):
                 raise ValidationError(f"request keys must be str, got {type(k).__name__}")
             out.append(sep)

@@ -37,6 +37,7 @@ ORDER = [
     "boto3",
     "pynamodb",
     "native generic",
+    "native generic + keys",
     "pure generic",
     "f-string+regex",
 ]
@@ -183,6 +184,12 @@ def summary(groups: dict) -> list[str]:
                 f"- {group}: native Schema {fmt(schema_ns)} ns/value vs generic "
                 f"{fmt(generic_ns)} ns/value ({verdict} per value)"
             )
+    whole = ratio(groups, "schema to_item medium", "native generic + keys")
+    if whole is not None:
+        lines.append(
+            f"- the same whole item (fields and keys) without a Schema, from generic marshalling "
+            f"and the core's key functions: {whole:.1f}× the time of Schema.to_item"
+        )
     return lines
 
 

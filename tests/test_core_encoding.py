@@ -99,6 +99,40 @@ def test_datetime_accepts_aware_datetimes():
     assert enc("datetime", before_1970) == enc("integer", -1)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MS = timedelta(milliseconds=1)
+
+
+class Moment(datetime):
+    """A datetime subclass (the native core reads exact UTC datetimes on a shorter path)."""
+
+
+@pytest.mark.parametrize(
+    "dt",
+    [
+        datetime(1, 1, 1, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+        EPOCH,
+        EPOCH - timedelta(microseconds=1),
+        datetime(1969, 12, 31, 23, 59, 59, 999500, tzinfo=timezone.utc),
+        datetime(2000, 2, 29, 12, 30, 45, 678901, tzinfo=timezone.utc),
+        datetime(2100, 3, 1, tzinfo=timezone.utc),
+        datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=timezone.utc),
+        datetime(2024, 6, 1, 12, 0, 0, 123000, tzinfo=timezone(timedelta(hours=-7))),
+        Moment(2024, 6, 1, 12, 0, 0, 123456, tzinfo=timezone.utc),
+    ],
+    ids=str,
+)
+def test_datetime_is_floored_epoch_milliseconds(dt):
+    ms = (dt - EPOCH) // MS
+    assert enc("datetime", dt) == enc("integer", ms)
+    schema = core.Schema("Event", "ev", [("id", "string"), ("at", "datetime")],
+                         partition_key="id", indexes=[("gsi1", "id", "at")])
+    item = schema.to_item({"id": "e", "at": dt}, None)
+    assert item["at"] == {"N": str(ms)}
+    assert item["_gsi1_sk"] == {"S": enc("integer", ms)}
+
+
 @pytest.mark.parametrize(
     "kind, value",
     [

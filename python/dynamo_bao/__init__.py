@@ -23,7 +23,9 @@ from .exceptions import (
     InvalidTenantIdError,
     ItemNotFoundError,
     QueryError,
+    TenantMismatchError,
     TenantRequiredError,
+    TransactionCanceledError,
     ValidationError,
 )
 from .manager import ModelManager, init_models
@@ -55,6 +57,8 @@ __all__ = [
     "InvalidTenantIdError",
     "ItemNotFoundError",
     "QueryError",
+    "TenantMismatchError",
     "TenantRequiredError",
+    "TransactionCanceledError",
     "ValidationError",
 ]

@@ -18,7 +18,9 @@ __all__ = [
     "QueryError",
     "ItemNotFoundError",
     "ConditionalError",
+    "TransactionCanceledError",
     "TenantRequiredError",
+    "TenantMismatchError",
     "BatchIncompleteError",
     "BatchContextRequiredError",
 ]
@@ -56,11 +58,38 @@ class ItemNotFoundError(BaoError):
 
 
 class ConditionalError(BaoError):
-    """A condition (user condition, version check, unique constraint) was not met."""
+    """A condition (user condition, version check, unique constraint) was not met.
+
+    ``reasons`` lists, for a cancelled transaction, one entry per action:
+    ``{"code", "message", "model", "id"}`` (``model``/``id`` name the item or the unique
+    constraint the action wrote; empty for a single-item write).
+    """
+
+    def __init__(self, message: str, reasons: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.reasons: list[dict] = list(reasons or ())
+
+
+class TransactionCanceledError(BaoError):
+    """DynamoDB cancelled a transaction for a reason other than a failed condition (after
+    retrying conflicts and throttling): ``reasons`` as on :class:`ConditionalError`."""
+
+    def __init__(self, message: str, reasons: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.reasons: list[dict] = list(reasons or ())
 
 
 class TenantRequiredError(BaoError):
     """Tenancy is enabled and no tenant could be resolved for the operation."""
+
+
+class TenantMismatchError(BaoError):
+    """An instance (or cached object) of one tenant was used while another tenant is current.
+
+    An instance belongs to the tenant it was loaded or created in (``instance.tenant_id``);
+    saving, updating or following its relations under another tenant is refused before any
+    request — never a write into the other tenant.
+    """
 
 
 class BatchIncompleteError(BaoError):

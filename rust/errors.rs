@@ -99,3 +99,32 @@ pub fn with_field(py: Python<'_>, err: PyErr, model: &str, field: &str) -> PyErr
     }
     .into()
 }
+
+/// The `ValidationError` of a stored attribute that does not fit its field: `field`, and the
+/// item's `primary_id` and the `stored_type` found as attributes (as the pure core's
+/// `Schema._misfit` makes it).
+pub fn stored_misfit(
+    py: Python<'_>,
+    message: String,
+    field: &str,
+    primary_id: Option<&str>,
+    stored_type: Option<&str>,
+) -> PyErr {
+    let made = exception_class(py, "ValidationError").and_then(|cls| {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("primary_id", primary_id)?;
+        kwargs.set_item("stored_type", stored_type)?;
+        cls.call((message, field), Some(&kwargs))
+    });
+    match made {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(err) => err,
+    }
+}
+
+/// Whether `err` is a `dynamo_bao.exceptions.ValidationError` (or a subclass).
+pub fn is_validation_error(py: Python<'_>, err: &PyErr) -> bool {
+    exception_class(py, "ValidationError")
+        .map(|cls| err.matches(py, &cls).unwrap_or(false))
+        .unwrap_or(false)
+}

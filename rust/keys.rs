@@ -10,6 +10,25 @@ use crate::tenant::{prefix_of, tenant_text};
 
 pub const SK_SEPARATOR: &str = "##__SK__##";
 pub const UNIQUE_KEY_SK: &str = "_raft_uc";
+/// DynamoDB's limits on key values, in UTF-8 bytes.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
+
+/// A key text over DynamoDB's limit, named by `what`.
+pub fn key_too_long(what: &str, text: &str, limit: usize) -> CoreError {
+    CoreError::validation(format!(
+        "{what} is {} bytes long; DynamoDB allows at most {limit} bytes",
+        text.len()
+    ))
+}
+
+pub fn check_key_size(text: &str, limit: usize, what: &str) -> CoreResult<()> {
+    if text.len() > limit {
+        Err(key_too_long(what, text, limit))
+    } else {
+        Ok(())
+    }
+}
 
 /// A tenant argument: `None` means no tenant; anything else must be a valid tenant id.
 pub fn optional_tenant<'a>(tenant: Option<&'a Bound<'_, PyAny>>) -> PyResult<Option<&'a str>> {
@@ -237,7 +256,9 @@ pub fn format_primary_key(
         }
         _ => None,
     };
-    Ok(primary_key(tenant, &prefix, value))
+    let key = primary_key(tenant, &prefix, value);
+    check_key_size(&key, MAX_PARTITION_KEY_BYTES, "partition key")?;
+    Ok(key)
 }
 
 #[pyfunction]
@@ -256,7 +277,9 @@ pub fn format_gsi_key(
         .ok_or_else(|| CoreError::config("invalid index id: use gsi1 .. gsi5"))?;
     check_index_id(index_id)?;
     let value = key_value(value, "index key value")?;
-    Ok(gsi_key(tenant, &prefix, index_id, value))
+    let key = gsi_key(tenant, &prefix, index_id, value);
+    check_key_size(&key, MAX_PARTITION_KEY_BYTES, "index partition key")?;
+    Ok(key)
 }
 
 /// `"uc1"`/`"_uc1"` → `'1'`.
@@ -308,6 +331,7 @@ pub fn format_unique_key(
     out.push_str(field);
     out.push(':');
     out.push_str(value);
+    check_key_size(&out, MAX_PARTITION_KEY_BYTES, "unique-constraint key")?;
     Ok(out)
 }
 

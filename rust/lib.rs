@@ -35,6 +35,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(marshal::from_attribute_value, m)?)?;
     m.add_function(wrap_pyfunction!(marshal::marshal_item, m)?)?;
     m.add_function(wrap_pyfunction!(marshal::unmarshal_item, m)?)?;
+    m.add_function(wrap_pyfunction!(marshal::item_size, m)?)?;
+    m.add("MAX_ITEM_BYTES", marshal::MAX_ITEM_BYTES)?;
+    m.add("MAX_PARTITION_KEY_BYTES", keys::MAX_PARTITION_KEY_BYTES)?;
+    m.add("MAX_SORT_KEY_BYTES", keys::MAX_SORT_KEY_BYTES)?;
     m.add_class::<schema::Schema>()?;
     m.add("MAX_JSON_DEPTH", wire::MAX_JSON_DEPTH)?;
     m.add_function(wrap_pyfunction!(wire::encode_request, m)?)?;

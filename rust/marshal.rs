@@ -1,5 +1,7 @@
 //! Generic marshalling: Python values <-> DynamoDB AttributeValues in boto3's low-level form
-//! (`{"S": ...}`, `{"N": "..."}`, `{"M": {...}}`; `B`/`BS` hold raw bytes).
+//! (`{"S": ...}`, `{"N": "..."}`, `{"M": {...}}`; `B`/`BS` hold raw bytes), and DynamoDB's
+//! size of an item (`item_size`). Stored text must have a UTF-8 form (no lone surrogates) and
+//! map keys may not be empty, as in the pure core, whose docstring has the rules.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -23,6 +25,40 @@ pub const MAX_DEPTH: usize = 32;
 
 fn too_deep() -> PyErr {
     CoreError::validation(format!("value is nested deeper than {MAX_DEPTH} levels")).into()
+}
+
+pub(crate) fn lone_surrogate() -> PyErr {
+    CoreError::validation("text contains a lone surrogate (not valid Unicode, cannot be stored)")
+        .into()
+}
+
+/// The UTF-8 length of a `str` (or subclass), from CPython's UTF-8 form (for ASCII text the
+/// text itself, else made once and cached in the object, where the fast wire path's writer
+/// finds it again). Text with no UTF-8 form (a lone surrogate) is a ValidationError: botocore
+/// would send it escaped and DynamoDB answer with a server error.
+#[inline]
+pub(crate) fn utf8_len(obj: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: a live str, GIL held; NULL with an exception set when the text cannot be encoded.
+    let p = unsafe { ffi::PyUnicode_AsUTF8AndSize(obj.as_ptr(), &mut len) };
+    if p.is_null() {
+        drop(PyErr::take(obj.py()));
+        return Err(lone_surrogate());
+    }
+    Ok(len as usize)
+}
+
+/// A map key or attribute name: a non-empty `str` (DynamoDB refuses empty names at any
+/// depth) with a UTF-8 form.
+#[inline]
+fn check_name(k: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
+        return Err(map_key_error(k));
+    }
+    if utf8_len(k)? == 0 {
+        return Err(CoreError::validation("map keys and attribute names must not be empty").into());
+    }
+    Ok(())
 }
 
 /// `d[key] = value` through the C API directly: PyO3's `set_item` takes and drops an extra
@@ -240,6 +276,7 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
     }
     let first = member(0)?;
     if first.is_instance_of::<PyString>() {
+        utf8_len(&first)?;
         for i in 1..n {
             // SAFETY: our own new list, GIL held; PyList_GetItem bounds-checks and returns a
             // borrowed reference (or NULL with IndexError set), read at once by type checks
@@ -250,6 +287,7 @@ pub fn set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>>
             if !(m.is_exact_instance_of::<PyString>() || m.is_instance_of::<PyString>()) {
                 return Err(mixed_set());
             }
+            utf8_len(&m)?;
         }
         return av_of(intern!(py, "SS"), list.as_any());
     }
@@ -291,9 +329,7 @@ fn map_members_to_av<'py>(
     // A subclass (an exact dict takes the path above).
     let out = PyDict::new(value.py());
     for (k, v) in dict_entries(value)? {
-        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
-            return Err(map_key_error(&k));
-        }
+        check_name(&k)?;
         dict_set(&out, &k, to_av(&v, depth + 1)?.as_any())?;
     }
     Ok(out)
@@ -310,9 +346,7 @@ fn exact_map_members_to_av<'py>(
     depth: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     map_values_in_copy(value, |k, v| {
-        if !k.is_exact_instance_of::<PyString>() && !k.is_instance_of::<PyString>() {
-            return Err(map_key_error(k));
-        }
+        check_name(k)?;
         Ok(to_av(v, depth + 1)?.into_any())
     })
 }
@@ -385,6 +419,7 @@ fn seq_to_av<'py>(
 pub fn to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyDict>> {
     let py = value.py();
     if value.is_exact_instance_of::<PyString>() {
+        utf8_len(value)?;
         return av_of(intern!(py, "S"), value);
     }
     if value.is_exact_instance_of::<pyo3::types::PyBool>() {
@@ -447,6 +482,7 @@ fn other_to_av<'py>(value: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'
     }
     // Subclasses (str/int enums, OrderedDict, namedtuples…) and the rarer types.
     if value.is_instance_of::<PyString>() {
+        utf8_len(value)?;
         return av_of(intern!(py, "S"), value);
     }
     if let Some(d) = n_av(value)? {
@@ -486,6 +522,114 @@ fn item_dict<'a, 'py>(item: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, Py
 pub fn marshal_item<'py>(item: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     map_members_to_av(item_dict(item)?, 0)
 }
+
+// ------------------------------------------------------------------------------------------
+// Item size (as the pure core's `item_size` documents it)
+
+fn text_size(v: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if !(v.is_exact_instance_of::<PyString>() || v.is_instance_of::<PyString>()) {
+        return Err(CoreError::validation("S value must be a str").into());
+    }
+    utf8_len(v)
+}
+
+fn blob_size(v: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if v.is_instance_of::<PyMemoryView>() {
+        return v.getattr(intern!(v.py(), "nbytes"))?.extract::<usize>();
+    }
+    if v.is_instance_of::<PyBytes>() || v.is_instance_of::<PyByteArray>() {
+        return v.len();
+    }
+    Err(CoreError::validation("B value must be bytes").into())
+}
+
+/// About one byte per two significant digits, plus one (never more than DynamoDB counts).
+fn number_size(v: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let t = raw_number_text(v)?;
+    let Some((_, ip, fp, _)) = split_number(t) else {
+        return Err(invalid_number(v));
+    };
+    let total = ip.len() + fp.len();
+    let leading = ip
+        .bytes()
+        .chain(fp.bytes())
+        .take_while(|&b| b == b'0')
+        .count();
+    if leading == total {
+        return Ok(1);
+    }
+    let trailing = ip
+        .bytes()
+        .chain(fp.bytes())
+        .rev()
+        .take_while(|&b| b == b'0')
+        .count();
+    Ok((total - leading - trailing).div_ceil(2) + 1)
+}
+
+fn av_size(av: &Bound<'_, PyAny>, depth: usize) -> PyResult<usize> {
+    let (tag, v) = av_parts(av)?;
+    // Owned: a dict subclass's items() may run Python code.
+    let v = v.to_owned();
+    match tag {
+        Tag::S => text_size(&v),
+        Tag::N => number_size(&v),
+        Tag::Bool | Tag::Null => Ok(1),
+        Tag::B => blob_size(&v),
+        Tag::M => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let Ok(m) = v.cast::<PyDict>() else {
+                return Err(CoreError::validation("M value must be a dict").into());
+            };
+            let mut size = 3;
+            for (k, x) in dict_entries(m)? {
+                size += 1 + text_size(&k)? + av_size(&x, depth + 1)?;
+            }
+            Ok(size)
+        }
+        Tag::L => {
+            if depth >= MAX_DEPTH {
+                return Err(too_deep());
+            }
+            let l = list_of(&v, "L")?;
+            let mut size = 3;
+            for i in 0..l.len() {
+                size += 1 + av_size(&seq_item(l.as_any(), true, i)?, depth + 1)?;
+            }
+            Ok(size)
+        }
+        Tag::Ss | Tag::Ns | Tag::Bs => {
+            let l = list_of(&v, tag.name())?;
+            let mut size = 0;
+            for i in 0..l.len() {
+                let m = seq_item(l.as_any(), true, i)?;
+                size += match tag {
+                    Tag::Ss => text_size(&m)?,
+                    Tag::Ns => number_size(&m)?,
+                    _ => blob_size(&m)?,
+                };
+            }
+            Ok(size)
+        }
+        Tag::Unknown => Err(CoreError::validation("unknown AttributeValue type").into()),
+    }
+}
+
+/// DynamoDB's size of an item in AttributeValue form, what its 400 KB limit counts (the
+/// rules are the pure core's `item_size`).
+#[pyfunction]
+pub fn item_size(item: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let mut size = 0;
+    for (k, v) in dict_entries(item_dict(item)?)? {
+        size += text_size(&k)? + av_size(&v, 1)?;
+    }
+    Ok(size)
+}
+
+/// DynamoDB's limit on an item's size (400 KB).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 // ------------------------------------------------------------------------------------------
 // Reading

@@ -27,10 +27,18 @@ pub struct Parts {
 
 fn big_int_text(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     // int.__repr__ gives the digits even for int subclasses with their own __str__ (IntEnum).
-    let text = obj
-        .py()
+    let py = obj.py();
+    // Beyond Python's int-to-text limit the number is far beyond DynamoDB's too.
+    let text = py
         .get_type::<PyInt>()
-        .call_method1("__repr__", (obj,))?;
+        .call_method1("__repr__", (obj,))
+        .map_err(|e| {
+            if e.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+                CoreError::validation("integer has too many digits to be stored").into()
+            } else {
+                e
+            }
+        })?;
     Ok(text.cast::<PyString>()?.to_str()?.to_owned())
 }
 

@@ -14,15 +14,16 @@ use pyo3::types::{
 use smallvec::SmallVec;
 
 use crate::encode::{encode_value, FloatEncoding, IndexKind};
-use crate::errors::{with_field, CoreError};
+use crate::errors::{is_validation_error, stored_misfit, with_field, CoreError};
 use crate::keys::{
-    bucket_of, check_buckets, check_index_id, key_value, optional_tenant, primary_id,
-    split_primary_id, write_gsi_key, write_iteration_key, write_primary_key, SK_SEPARATOR,
+    bucket_of, check_buckets, check_index_id, key_too_long, key_value, optional_tenant, primary_id,
+    split_primary_id, write_gsi_key, write_iteration_key, write_primary_key,
+    MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, SK_SEPARATOR,
 };
 use crate::marshal::{
     av, av_of, av_parts, binary_from_av, decimal_av, decimal_from_text, dict_set, float_from_text,
     int_from_text, is_bytes_like, is_int_literal, map_to_av, num_av, number_text, quick_number,
-    raw_number_text, str_text, to_av, to_bytes, value_of, QuickNumber, Tag,
+    raw_number_text, str_text, to_av, to_bytes, utf8_len, value_of, QuickNumber, Tag,
 };
 use crate::number::{datetime_from_ms, datetime_ms, number_of, Num};
 use crate::py_types::{decimal_type, text, type_name};
@@ -446,6 +447,31 @@ impl Schema {
         av_of(intern!(py, "S"), self.prefix_str.bind(py).as_any())
     }
 
+    /// A key text over DynamoDB's limit (2048 bytes for a partition key, 1024 for a sort
+    /// key) is a ValidationError naming `field` (when the key is a field's).
+    fn check_key_size(
+        &self,
+        py: Python<'_>,
+        field: Option<usize>,
+        what: &str,
+        text: &str,
+        partition: bool,
+    ) -> PyResult<()> {
+        let limit = if partition {
+            MAX_PARTITION_KEY_BYTES
+        } else {
+            MAX_SORT_KEY_BYTES
+        };
+        if text.len() <= limit {
+            return Ok(());
+        }
+        let err = key_too_long(what, text, limit).into();
+        Err(match field {
+            Some(i) => self.field_error(py, err, i),
+            None => err,
+        })
+    }
+
     /// `_pk` and `_sk`; `buf` is scratch space for the key text.
     fn key_dict<'py>(
         &self,
@@ -457,13 +483,17 @@ impl Schema {
         buf: &mut String,
     ) -> PyResult<()> {
         write_primary_key(buf, tenant, &self.prefix, pk);
+        self.check_key_size(py, self.partition_key, "partition key", buf, true)?;
         dict_set(
             out,
             intern!(py, "_pk").as_any(),
             buffer_av(py, buf)?.as_any(),
         )?;
         let sk_av = match sk {
-            Some(k) => k.av(py)?,
+            Some(k) => {
+                self.check_key_size(py, self.sort_key, "sort key", &k.text, false)?;
+                k.av(py)?
+            }
             None => self.prefix_av(py)?,
         };
         dict_set(out, intern!(py, "_sk").as_any(), sk_av.as_any())?;
@@ -497,13 +527,20 @@ impl Schema {
                 _ => KeyText::of_text(&self.prefix),
             };
             write_gsi_key(buf, tenant, &self.prefix, &index.id, &pk_text.text);
+            let what = format!("{} partition key", index.id);
+            self.check_key_size(py, index.pk, &what, buf, true)?;
             dict_set(
                 out,
                 index.pk_attr.bind(py).as_any(),
                 buffer_av(py, buf)?.as_any(),
             )?;
             let sk_av = match (index.sk, sk_value) {
-                (Some(i), Some(v)) => self.key_text(i, v)?.av(py)?,
+                (Some(i), Some(v)) => {
+                    let text = self.key_text(i, v)?;
+                    let what = format!("{} sort key", index.id);
+                    self.check_key_size(py, index.sk, &what, &text.text, false)?;
+                    text.av(py)?
+                }
                 _ => self.prefix_av(py)?,
             };
             dict_set(out, index.sk_attr.bind(py).as_any(), sk_av.as_any())?;
@@ -536,6 +573,14 @@ impl Schema {
         buf: &mut String,
     ) -> PyResult<()> {
         let bucket = bucket_of(&id.text, self.iteration_buckets);
+        // The iteration index's sort key is the primary id.
+        self.check_key_size(
+            py,
+            self.partition_key.or(self.sort_key),
+            "primary id (the iteration sort key)",
+            &id.text,
+            false,
+        )?;
         write_iteration_key(buf, tenant, &self.prefix, bucket, self.iteration_buckets);
         dict_set(
             out,
@@ -567,6 +612,7 @@ impl Schema {
         // under the stable ABI).
         match kind {
             FieldKind::String if value.is_exact_instance_of::<PyString>() => {
+                utf8_len(value)?;
                 return Ok(Some(av_of(intern!(py, "S"), value)?));
             }
             FieldKind::Integer | FieldKind::Datetime if value.is_exact_instance_of::<PyInt>() => {
@@ -608,6 +654,7 @@ impl Schema {
         match kind {
             FieldKind::String => {
                 if value.is_instance_of::<PyString>() {
+                    utf8_len(value)?;
                     Ok(Some(av(py, intern!(py, "S"), value)?))
                 } else {
                     Err(wrong("str"))
@@ -690,16 +737,6 @@ impl Schema {
         }
     }
 
-    fn field_from_av<'py>(
-        &self,
-        i: usize,
-        item_av: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = item_av.py();
-        self.field_from_av_inner(self.fields[i].kind, item_av)
-            .map_err(|e| self.field_error(py, e, i))
-    }
-
     fn field_from_av_inner<'py>(
         &self,
         kind: FieldKind,
@@ -778,7 +815,10 @@ impl Schema {
                 Some(a) => {
                     let value = match quick_from_av(f.kind, &a) {
                         Some(v) => v,
-                        None => self.field_from_av(i, &a)?,
+                        None => match self.field_from_av_inner(f.kind, &a) {
+                            Ok(v) => v,
+                            Err(e) => return Err(self.misfit_of_av(item, i, &a, e)),
+                        },
                     };
                     dict_set(&out, name, &value)?
                 }
@@ -791,6 +831,207 @@ impl Schema {
             }
         }
         Ok(out)
+    }
+}
+
+/// What a stored attribute that does not fit its field holds, in the words of the error.
+pub(crate) enum Stored<'a> {
+    /// Not an AttributeValue of a known type with a value of the right type.
+    Malformed,
+    /// `S` or `N` text.
+    Text(Tag, &'a str),
+    Bool(bool),
+    /// Any other well-formed type.
+    Other(Tag),
+}
+
+/// What a field of each kind expects, in the words of a misfit error (as the pure core's
+/// `_EXPECTED`).
+fn expected(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::String => "a string (S)",
+        FieldKind::Integer => "an integer (N)",
+        FieldKind::Float | FieldKind::Decimal => "a number (N)",
+        FieldKind::Boolean => "a boolean (BOOL)",
+        FieldKind::Datetime => "epoch milliseconds (N)",
+        FieldKind::Ttl => "epoch seconds (N)",
+        FieldKind::Binary => "binary data (B)",
+        FieldKind::StringSet => "a string set (SS)",
+        FieldKind::Map => "a map (M)",
+        FieldKind::List => "a list (L)",
+        FieldKind::Any => "a readable AttributeValue",
+    }
+}
+
+/// The AttributeValue type a field kind is stored as (`None`: any).
+fn kind_tag(kind: FieldKind) -> Option<Tag> {
+    Some(match kind {
+        FieldKind::String => Tag::S,
+        FieldKind::Integer
+        | FieldKind::Float
+        | FieldKind::Decimal
+        | FieldKind::Datetime
+        | FieldKind::Ttl => Tag::N,
+        FieldKind::Boolean => Tag::Bool,
+        FieldKind::Binary => Tag::B,
+        FieldKind::StringSet => Tag::Ss,
+        FieldKind::Map => Tag::M,
+        FieldKind::List => Tag::L,
+        FieldKind::Any => return None,
+    })
+}
+
+/// Stored text shown in an error: at most 40 characters.
+fn preview(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(40) {
+        Some((at, _)) => Cow::Owned(format!("{}...", &text[..at])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// The `S` text of an AttributeValue dict, if it is one (for error messages only).
+fn s_text(av: &Bound<'_, PyAny>) -> Option<String> {
+    match av_parts(av).ok()? {
+        (Tag::S, v) => str_text(&v).map(str::to_owned),
+        _ => None,
+    }
+}
+
+impl Schema {
+    /// The public id of a stored item from its `_pk`/`_sk` texts: the tenant and model prefix
+    /// taken off; `None` when they are not this model's keys (`_pure.Schema._id_of_keys`).
+    pub(crate) fn id_of_keys(&self, pk: &str, sk: &str) -> Option<String> {
+        let mut pk = pk;
+        if pk.starts_with('[') {
+            let end = pk.find("]#")?; // tenant ids hold no "]"
+            pk = &pk[end + 2..];
+        }
+        let rest = pk.strip_prefix(self.prefix.as_str())?;
+        let pk_value = if self.partition_key.is_none() {
+            if !rest.is_empty() {
+                return None;
+            }
+            None
+        } else {
+            match rest.strip_prefix('#') {
+                Some(v) if !v.is_empty() => Some(v),
+                _ => return None,
+            }
+        };
+        if self.sort_key.is_none() {
+            if sk != self.prefix {
+                return None;
+            }
+            return pk_value.map(str::to_owned);
+        }
+        if sk.is_empty() {
+            return None;
+        }
+        Some(match pk_value {
+            None => sk.to_owned(),
+            Some(p) => format!("{p}{SK_SEPARATOR}{sk}"),
+        })
+    }
+
+    /// The error of stored attribute `i` that does not fit its field (the cold path): it names
+    /// the item, the attribute, what is stored and what the field expects, word for word as
+    /// the pure core's `Schema._misfit`. `err` is why reading failed; other errors than a
+    /// ValidationError pass through.
+    #[cold]
+    pub(crate) fn misfit_error(
+        &self,
+        py: Python<'_>,
+        i: usize,
+        primary_id: Option<String>,
+        stored: Stored<'_>,
+        err: PyErr,
+    ) -> PyErr {
+        if !is_validation_error(py, &err) {
+            return err;
+        }
+        let field = &self.fields[i];
+        let kind = field.kind;
+        let (what, tag) = match stored {
+            Stored::Malformed => ("a malformed AttributeValue".to_owned(), None),
+            Stored::Text(tag, t) => (format!("{} '{}'", tag.name(), preview(t)), Some(tag)),
+            Stored::Bool(b) => (format!("BOOL {b}"), Some(Tag::Bool)),
+            Stored::Other(tag) if kind == FieldKind::Any || kind_tag(kind) == Some(tag) => {
+                let reason = err
+                    .value(py)
+                    .str()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default();
+                (
+                    format!("{} that cannot be read ({reason})", tag.name()),
+                    Some(tag),
+                )
+            }
+            Stored::Other(tag) => (tag.name().to_owned(), Some(tag)),
+        };
+        let who = match &primary_id {
+            Some(id) => format!("'{id}'"),
+            None => "(id unknown)".to_owned(),
+        };
+        let message = format!(
+            "{} item {who}: attribute '{}' holds {what}; its {} field expects {}",
+            self.model_name,
+            field.name_text,
+            kind.name(),
+            expected(kind)
+        );
+        stored_misfit(
+            py,
+            message,
+            &field.name_text,
+            primary_id.as_deref(),
+            tag.map(Tag::name),
+        )
+    }
+
+    /// [`Schema::misfit_error`] of attribute `i`'s AttributeValue dict `a` in `item`.
+    #[cold]
+    fn misfit_of_av(
+        &self,
+        item: &Bound<'_, PyDict>,
+        i: usize,
+        a: &Bound<'_, PyAny>,
+        err: PyErr,
+    ) -> PyErr {
+        let py = item.py();
+        let primary_id = self.stored_id_of(item);
+        let mut text = String::new();
+        let stored = match av_parts(a) {
+            Err(_) => Stored::Malformed,
+            Ok((tag, v)) => match tag {
+                Tag::S | Tag::N => match str_text(&v) {
+                    Some(t) => {
+                        text.push_str(t);
+                        Stored::Text(tag, &text)
+                    }
+                    None => Stored::Malformed,
+                },
+                Tag::Bool => match v.cast::<PyBool>() {
+                    Ok(b) => Stored::Bool(b.is_true()),
+                    Err(_) => Stored::Malformed,
+                },
+                Tag::Null => Stored::Other(tag),
+                Tag::B if is_bytes_like(&v) => Stored::Other(tag),
+                Tag::M if v.is_instance_of::<PyDict>() => Stored::Other(tag),
+                Tag::L | Tag::Ss | Tag::Ns | Tag::Bs if v.is_instance_of::<PyList>() => {
+                    Stored::Other(tag)
+                }
+                _ => Stored::Malformed,
+            },
+        };
+        self.misfit_error(py, i, primary_id, stored, err)
+    }
+
+    /// The public id of a stored item (a dict of AttributeValues), from its `_pk`/`_sk`.
+    fn stored_id_of(&self, item: &Bound<'_, PyDict>) -> Option<String> {
+        let py = item.py();
+        let pk = item.get_item(intern!(py, "_pk")).ok()??;
+        let sk = item.get_item(intern!(py, "_sk")).ok()??;
+        self.id_of_keys(&s_text(&pk)?, &s_text(&sk)?)
     }
 }
 
@@ -874,6 +1115,7 @@ fn string_set_to_av<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py
             ))
             .into());
         }
+        utf8_len(m)?;
     }
     let members = if is_set {
         members
@@ -1229,6 +1471,12 @@ impl Schema {
         self.item_values(item)
     }
 
+    /// The public id of a stored item, from its `_pk`/`_sk` (tenant and model prefix taken
+    /// off); `None` when they are missing or not this model's keys.
+    fn stored_primary_id(&self, item: &Bound<'_, PyAny>) -> Option<String> {
+        self.stored_id_of(item.cast::<PyDict>().ok()?)
+    }
+
     /// `from_item` over a whole page of items.
     #[pyo3(name = "from_items")]
     fn read_items<'py>(&self, items: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
@@ -1343,6 +1591,7 @@ fn exact_set_to_ss<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py,
             ))
             .into());
         }
+        utf8_len(&m)?;
     }
     Ok(Some(av_of(intern!(py, "SS"), list.as_any())?))
 }

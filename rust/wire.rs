@@ -23,7 +23,7 @@ use crate::marshal::{
     is_int_literal, is_number_text, to_bytes, Tag, MAX_DEPTH,
 };
 use crate::py_types::type_name;
-use crate::schema::{copy_dict, dict_del, misfit, stored_timestamp, FieldKind, Schema};
+use crate::schema::{copy_dict, dict_del, misfit, stored_timestamp, FieldKind, Schema, Stored};
 
 /// Nesting limit of a whole JSON document (the top value is level 1).
 pub const MAX_JSON_DEPTH: usize = 128;
@@ -1235,14 +1235,16 @@ impl Schema {
                         if let Some(slot) = slots.get_mut(i) {
                             *slot = Some(x);
                         }
-                    })
-                    .map_err(|e| self.field_error(py, e, i)),
+                    }),
                 // Attributes that are not fields (keys) are checked, not converted.
                 None => check_av(d, v, 0).map(|_| ()).map_err(PyErr::from),
             };
             if let Err(e) = result {
                 if !d.superseded(entries, n) {
-                    return Err(e);
+                    return Err(match found {
+                        Some(i) => self.misfit_of_json(py, d, j, i, v, e),
+                        None => e,
+                    });
                 }
             }
         }
@@ -1255,6 +1257,43 @@ impl Schema {
             }
         }
         Ok(out.into_any())
+    }
+}
+
+impl Schema {
+    /// [`Schema::misfit_error`] of field `i`'s AttributeValue `v` in the item object `item`
+    /// (the cold path: the keys are looked up only now, wherever they are in the item).
+    #[cold]
+    fn misfit_of_json(
+        &self,
+        py: Python<'_>,
+        d: &Doc<'_>,
+        item: &J,
+        i: usize,
+        v: &J,
+        err: PyErr,
+    ) -> PyErr {
+        let s_text = |name: &str| match d.member(item, name).map(|k| av_entry(d, k)) {
+            Some(Ok((Tag::S, t))) if t.is_str() => Some(d.str(t)),
+            _ => None,
+        };
+        let primary_id = match (s_text("_pk"), s_text("_sk")) {
+            (Some(pk), Some(sk)) => self.id_of_keys(pk, sk),
+            _ => None,
+        };
+        let stored = match av_entry(d, v) {
+            Err(_) => Stored::Malformed,
+            Ok((tag, x)) => match (tag, x) {
+                (Tag::S | Tag::N, J::Str(_) | J::Esc(_)) => Stored::Text(tag, d.str(x)),
+                (Tag::Bool, J::Bool(b)) => Stored::Bool(*b),
+                (Tag::Null, J::Bool(_))
+                | (Tag::B, J::Str(_) | J::Esc(_))
+                | (Tag::M, J::Obj(..))
+                | (Tag::L | Tag::Ss | Tag::Ns | Tag::Bs, J::Arr(..)) => Stored::Other(tag),
+                _ => Stored::Malformed,
+            },
+        };
+        self.misfit_error(py, i, primary_id, stored, err)
     }
 }
 
@@ -1472,7 +1511,10 @@ fn top_member<'py>(
     Ok(Some(match name {
         "Item" => items.item(py, d, v)?,
         "Items" => items.page(py, d, v)?,
-        "Count" | "ScannedCount" => scalar(py, d, v)?,
+        "Count" | "ScannedCount" => match v {
+            J::Num(_) if is_int_literal(d.number(v)) => scalar(py, d, v)?,
+            _ => return Err(bad(format!("{name} must be an integer")).into()),
+        },
         "LastEvaluatedKey" | "Attributes" => attr_map(py, d, v)?,
         "ConsumedCapacity" => match v {
             J::Arr(..) => read_shape(py, d, &Shape::ListOf(&CONSUMED_CAPACITY_SHAPE), v)?,

@@ -30,6 +30,10 @@ __all__ = [
     "from_attribute_value",
     "marshal_item",
     "unmarshal_item",
+    "item_size",
+    "MAX_ITEM_BYTES",
+    "MAX_PARTITION_KEY_BYTES",
+    "MAX_SORT_KEY_BYTES",
     "Schema",
     "MAX_JSON_DEPTH",
     "encode_request",
@@ -84,6 +88,10 @@ to_attribute_value = _impl.to_attribute_value
 from_attribute_value = _impl.from_attribute_value
 marshal_item = _impl.marshal_item
 unmarshal_item = _impl.unmarshal_item
+item_size = _impl.item_size
+MAX_ITEM_BYTES: int = _impl.MAX_ITEM_BYTES
+MAX_PARTITION_KEY_BYTES: int = _impl.MAX_PARTITION_KEY_BYTES
+MAX_SORT_KEY_BYTES: int = _impl.MAX_SORT_KEY_BYTES
 Schema = _impl.Schema
 MAX_JSON_DEPTH: int = _impl.MAX_JSON_DEPTH
 encode_request = _impl.encode_request

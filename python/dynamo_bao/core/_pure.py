@@ -38,6 +38,22 @@ Decisions written down here, where DynamoBao's behaviour had to be fixed (DESIGN
   at most 38 significant digits, magnitude between 1e-130 and 1e126, finite.
 * Nesting: documents may be at most 32 containers deep (DynamoDB's limit); deeper (or cyclic)
   values are a :class:`ValidationError`.
+* Reading a stored attribute that does not fit its field (another service stored ``age`` as
+  S) is a :class:`ValidationError` that names the item by its public id, found from the item's
+  own ``_pk``/``_sk`` (tenant and prefix taken off) only on this error path; ``err.field``,
+  ``err.primary_id`` and ``err.stored_type`` say the rest. The wording is
+  ``"<Model> item '<id>': attribute '<name>' holds <stored>; its <kind> field expects
+  <what>"``, where ``<stored>`` is the type and, for S and N, the text cut to 40 characters
+  (``"(id unknown)"`` when the item carries no key of this model). Both cores word it alike.
+* Text: every ``str`` that is stored (``S``, ``SS`` members, map keys, key parts) must have a
+  UTF-8 form; a lone surrogate is a :class:`ValidationError` (botocore would send it escaped,
+  and DynamoDB answers with a server error). Map keys and attribute names may not be empty
+  (DynamoDB refuses them at any depth).
+* Sizes (DynamoDB's limits, in UTF-8 bytes): partition keys (``_pk``, ``_gsiN_pk``, unique
+  rows) at most 2048, sort keys (``_sk``, ``_gsiN_sk``, ``_iter_sk`` — the primary id) at most
+  1024, a :class:`ValidationError` naming the field otherwise. :func:`item_size` counts an
+  item as DynamoDB does (numbers as its documentation estimates them, never more than it
+  counts); the write paths refuse items over :data:`MAX_ITEM_BYTES` with it.
 """
 
 from __future__ import annotations
@@ -68,6 +84,10 @@ __all__ = [
     "from_attribute_value",
     "marshal_item",
     "unmarshal_item",
+    "item_size",
+    "MAX_ITEM_BYTES",
+    "MAX_PARTITION_KEY_BYTES",
+    "MAX_SORT_KEY_BYTES",
     "Schema",
     "MAX_JSON_DEPTH",
     "encode_request",
@@ -78,6 +98,10 @@ NAME = "python"
 SK_SEPARATOR = "##__SK__##"
 MAX_DEPTH = 32
 UNIQUE_KEY_SK = "_raft_uc"
+#: DynamoDB's limits on key values (UTF-8 bytes) and on a whole item (``item_size``).
+MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+MAX_ITEM_BYTES = 400 * 1024
 
 _TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_]{1,10}")
@@ -151,6 +175,28 @@ def _check_text(value: str, what: str) -> str:
     return value
 
 
+def _utf8_len(text: str) -> int:
+    """UTF-8 length of text already checked to have no lone surrogates."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _long_key(text: str, limit: int) -> bool:
+    # A code point is at most 4 UTF-8 bytes: short texts need no encoding to be counted.
+    return len(text) * 4 > limit and _utf8_len(text) > limit
+
+
+def _key_too_long(what: str, text: str, limit: int) -> ValidationError:
+    return ValidationError(
+        f"{what} is {_utf8_len(text)} bytes long; DynamoDB allows at most {limit} bytes"
+    )
+
+
+def _check_key_size(text: str, limit: int, what: str) -> str:
+    if _long_key(text, limit):
+        raise _key_too_long(what, text, limit)
+    return text
+
+
 def _check_tenant(tenant: Any) -> None:
     if tenant is not None:
         validate_tenant_id(tenant)
@@ -181,7 +227,9 @@ def format_primary_key(tenant: str | None, prefix: str, value: str | None) -> st
     head = _tenant_part(tenant) + validate_model_prefix(prefix)
     if value is None:
         return head
-    return head + "#" + _partition_value(value)
+    return _check_key_size(
+        head + "#" + _partition_value(value), MAX_PARTITION_KEY_BYTES, "partition key"
+    )
 
 
 def format_gsi_key(tenant: str | None, prefix: str, index_id: str, value: str) -> str:
@@ -189,7 +237,8 @@ def format_gsi_key(tenant: str | None, prefix: str, index_id: str, value: str) -
     head = _tenant_part(tenant) + validate_model_prefix(prefix)
     if not isinstance(index_id, str) or _INDEX_ID_RE.fullmatch(index_id) is None:
         raise ConfigurationError(f"invalid index id {index_id!r}: use gsi1 .. gsi5")
-    return head + "#" + index_id + "#" + _key_value(value, "index key value")
+    text = head + "#" + index_id + "#" + _key_value(value, "index key value")
+    return _check_key_size(text, MAX_PARTITION_KEY_BYTES, "index partition key")
 
 
 def _constraint_number(constraint_id: Any) -> str:
@@ -215,7 +264,8 @@ def format_unique_key(
     if not isinstance(field, str) or not field or not field.isascii():
         raise ConfigurationError(f"invalid field name {field!r}")
     value = _key_value(value, "unique value")
-    return f"{head}{UNIQUE_KEY_SK}#_uc{number}#{prefix}#{field}:{value}"
+    text = f"{head}{UNIQUE_KEY_SK}#_uc{number}#{prefix}#{field}:{value}"
+    return _check_key_size(text, MAX_PARTITION_KEY_BYTES, "unique-constraint key")
 
 
 def _is_int(value: Any) -> bool:
@@ -306,11 +356,20 @@ def _decimal_parts(text: str) -> tuple[bool, str, int] | None:
     return sign == "-", stripped.rstrip("0"), e10
 
 
+def _int_text(n: int) -> str:
+    """Decimal text of an int (its subclasses' own ``__str__`` aside); one too long for
+    Python's int-to-text limit is far beyond what DynamoDB or a key can hold."""
+    try:
+        return int.__repr__(n)
+    except ValueError:
+        raise ValidationError("integer has too many digits to be stored") from None
+
+
 def _number_text(value: Any) -> str:
     """Exact decimal text of an int, a finite float (shortest repr) or a finite Decimal."""
     t = type(value)
     if t is int:
-        return str(value)
+        return _int_text(value)
     if t is float:
         if not math.isfinite(value):
             raise ValidationError(f"cannot store a non-finite number: {value!r}")
@@ -318,7 +377,7 @@ def _number_text(value: Any) -> str:
     if t is bool:
         raise ValidationError("expected a number, got bool")
     if isinstance(value, int):
-        return int.__repr__(value)
+        return _int_text(value)
     if isinstance(value, float):
         return _number_text(float(value))
     if isinstance(value, Decimal):
@@ -388,13 +447,13 @@ def _encode_integer(n: int) -> str:
     if n >= 0:
         if n < 10**20:
             return f"{n:020d}"
-        digits = str(n)
+        digits = _int_text(n)
         if len(digits) > 99:
             raise ValidationError("integer has too many digits to be used in a key")
         return f":{len(digits):02d}{digits}"
     if n >= -(10**20):
         return f"-{10**20 + n:020d}"
-    digits = str(-n)
+    digits = _int_text(-n)
     if len(digits) > 99:
         raise ValidationError("integer has too many digits to be used in a key")
     return f",{99 - len(digits):02d}{digits.translate(_NINES)}"
@@ -510,7 +569,10 @@ def _set_to_av(value: set | frozenset) -> dict:
     if isinstance(first, str):
         if not all(isinstance(m, str) for m in value):
             raise ValidationError("a set must hold members of one type (str, numbers or bytes)")
-        return {"SS": list(value)}
+        members = list(value)
+        for m in members:
+            _check_str(m)
+        return {"SS": members}
     if _is_number(first):
         if not all(_is_number(m) for m in value):
             raise ValidationError("a set must hold members of one type (str, numbers or bytes)")
@@ -524,6 +586,30 @@ def _set_to_av(value: set | frozenset) -> dict:
     )
 
 
+def _lone_surrogate() -> ValidationError:
+    return ValidationError("text contains a lone surrogate (not valid Unicode, cannot be stored)")
+
+
+def _check_str(value: str) -> None:
+    """Refuse text that has no UTF-8 form: botocore would send it escaped and DynamoDB answer
+    with a server error (the fast wire path refuses it too, later)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _lone_surrogate() from None
+
+
+def _check_name(name: Any) -> None:
+    """A map key or attribute name: a non-empty str (DynamoDB refuses empty names at any
+    depth) with a UTF-8 form."""
+    if not isinstance(name, str):
+        raise ValidationError(f"map keys must be str, got {type(name).__name__}")
+    if not name:
+        raise ValidationError("map keys and attribute names must not be empty")
+    _check_str(name)
+
+
 def _too_deep() -> ValidationError:
     return ValidationError(f"value is nested deeper than {MAX_DEPTH} levels")
 
@@ -533,6 +619,8 @@ def _to_av(value: Any, depth: int) -> dict:
     # namedtuples...), in the same order as the Rust core.
     t = type(value)
     if t is str:
+        if not value.isascii():
+            _check_str(value)
         return {"S": value}
     if t is bool:
         return {"BOOL": value}
@@ -545,6 +633,7 @@ def _to_av(value: Any, depth: int) -> dict:
     if t is list or t is tuple:
         return _list_to_av(value, depth)
     if isinstance(value, str):
+        _check_str(value)
         return {"S": value}
     if _is_number(value):
         return {"N": _n_text(value)}
@@ -564,8 +653,8 @@ def _map_to_av(value: dict, depth: int) -> dict:
         raise _too_deep()
     out = {}
     for k, v in value.items():
-        if not isinstance(k, str):
-            raise ValidationError(f"map keys must be str, got {type(k).__name__}")
+        if type(k) is not str or not k or not k.isascii():
+            _check_name(k)
         out[k] = _to_av(v, depth + 1)
     return {"M": out}
 
@@ -650,6 +739,82 @@ def marshal_item(item: dict) -> dict:
     """A whole item as boto3's low-level ``Item``: ``{name: AttributeValue}``. The same as
     ``to_attribute_value(item)["M"]``, in one call."""
     return _map_to_av(_item_dict(item), 0)["M"]
+
+
+def _number_size(text: Any) -> int:
+    # DynamoDB: about one byte per two significant digits, plus one. Digit pairs aligned to
+    # the decimal point can take one byte more; this never counts more than DynamoDB does.
+    parts = _decimal_parts(text) if isinstance(text, str) else None
+    if parts is None:
+        if not isinstance(text, str) or _split_number(text) is None:
+            raise ValidationError(f"invalid number text {text!r}")
+        return 1
+    return (len(parts[1]) + 1) // 2 + 1
+
+
+def _text_size(value: Any) -> int:
+    if not isinstance(value, str):
+        raise ValidationError("S value must be a str")
+    if value.isascii():
+        return len(value)
+    try:
+        return len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise _lone_surrogate() from None
+
+
+def _blob_size(value: Any) -> int:
+    if not _is_bytes(value):
+        raise ValidationError("B value must be bytes")
+    return memoryview(value).nbytes
+
+
+def _av_size(av: Any, depth: int) -> int:
+    if not isinstance(av, dict) or len(av) != 1:
+        raise ValidationError(f"not an AttributeValue: {av!r}")
+    ((tag, v),) = av.items()
+    if tag == "S":
+        if type(v) is str and v.isascii():
+            return len(v)  # the common case first
+        return _text_size(v)
+    if tag == "N":
+        return _number_size(v)
+    if tag == "BOOL" or tag == "NULL":
+        return 1
+    if tag == "B":
+        return _blob_size(v)
+    if tag == "M" or tag == "L":
+        if depth >= MAX_DEPTH:
+            raise _too_deep()
+        if tag == "M":
+            if not isinstance(v, dict):
+                raise ValidationError("M value must be a dict")
+            members = v.items()
+            size = 3 + len(v) + sum(_text_size(k) for k in v)
+            return size + sum(_av_size(x, depth + 1) for _, x in members)
+        if not isinstance(v, list):
+            raise ValidationError("L value must be a list")
+        return 3 + len(v) + sum(_av_size(x, depth + 1) for x in v)
+    if tag == "SS" or tag == "NS" or tag == "BS":
+        if not isinstance(v, list):
+            raise ValidationError(f"{tag} value must be a list")
+        member = _text_size if tag == "SS" else _number_size if tag == "NS" else _blob_size
+        return sum(member(x) for x in v)
+    raise ValidationError(f"unknown AttributeValue type {tag!r}")
+
+
+def item_size(item: dict) -> int:
+    """DynamoDB's size of an item in AttributeValue form (what its 400 KB limit counts):
+    UTF-8 bytes of every attribute name and string, raw bytes of binaries, 1 for a boolean or
+    null, ``(significant digits + 1) // 2 + 1`` for a number, 3 for a list or map plus 1 per
+    member (and the map's key names), sets as the sum of their members. Numbers are counted
+    as DynamoDB's documentation estimates them, which is never more than it counts, so an
+    item this refuses is one DynamoDB refuses."""
+    size = 0
+    for name, av in _item_dict(item).items():
+        size += (len(name) if type(name) is str and name.isascii() else _text_size(name))
+        size += _av_size(av, 1)
+    return size
 
 
 def unmarshal_item(item: dict) -> dict:
@@ -812,6 +977,8 @@ class Schema:
             if kind == "string":
                 if not isinstance(value, str):
                     raise ValidationError(f"expected str, got {type(value).__name__}")
+                if not value.isascii():
+                    _check_str(value)
                 return {"S": value}
             if kind == "integer":
                 if not _is_int(value):
@@ -861,6 +1028,7 @@ class Schema:
         for m in value:
             if not isinstance(m, str):
                 raise ValidationError(f"set members must be str, got {type(m).__name__}")
+            _check_str(m)
         # A list keeps its order (first occurrence wins), as DynamoBao does.
         members = list(value) if isinstance(value, (set, frozenset)) else list(dict.fromkeys(value))
         if not members:
@@ -891,9 +1059,22 @@ class Schema:
             )
         return pk, sk
 
+    def _key_too_long(self, name: str | None, what: str, text: str, limit: int) -> Exception:
+        err = _key_too_long(what, text, limit)
+        return err if name is None else self._field_error(name, str(err))
+
     def _key_from_parts(self, pk: str | None, sk: str | None, tenant: Any) -> dict:
+        # Parts already checked (non-empty, UTF-8, no separator in pk): only sizes are left.
+        head = _tenant_part(tenant) + self.prefix
+        pk_text = head if pk is None else head + "#" + pk
+        if _long_key(pk_text, MAX_PARTITION_KEY_BYTES):
+            raise self._key_too_long(
+                self.partition_key, "partition key", pk_text, MAX_PARTITION_KEY_BYTES
+            )
+        if sk is not None and _long_key(sk, MAX_SORT_KEY_BYTES):
+            raise self._key_too_long(self.sort_key, "sort key", sk, MAX_SORT_KEY_BYTES)
         return {
-            "_pk": {"S": format_primary_key(tenant, self.prefix, pk)},
+            "_pk": {"S": pk_text},
             "_sk": {"S": self.prefix if sk is None else sk},
         }
 
@@ -963,12 +1144,27 @@ class Schema:
                 continue
             pk_text = prefix if pk_name is None else self._key_text(pk_name, pk_value)
             sk_text = prefix if sk_name is None else self._key_text(sk_name, sk_value)
-            out[f"_{index_id}_pk"] = {"S": format_gsi_key(tenant, prefix, index_id, pk_text)}
+            gsi_pk = f"{_tenant_part(tenant)}{prefix}#{index_id}#{pk_text}"
+            if _long_key(gsi_pk, MAX_PARTITION_KEY_BYTES):
+                raise self._key_too_long(
+                    pk_name, f"{index_id} partition key", gsi_pk, MAX_PARTITION_KEY_BYTES
+                )
+            if _long_key(sk_text, MAX_SORT_KEY_BYTES):
+                raise self._key_too_long(
+                    sk_name, f"{index_id} sort key", sk_text, MAX_SORT_KEY_BYTES
+                )
+            out[f"_{index_id}_pk"] = {"S": gsi_pk}
             out[f"_{index_id}_sk"] = {"S": sk_text}
 
     def _add_iteration_keys(self, primary_id: str, tenant: Any, out: dict) -> None:
         buckets = self.iteration_buckets
         bucket = iteration_bucket(primary_id, buckets)
+        if _long_key(primary_id, MAX_SORT_KEY_BYTES):
+            # The iteration index's sort key is the primary id.
+            raise self._key_too_long(
+                self.partition_key or self.sort_key, "primary id (the iteration sort key)",
+                primary_id, MAX_SORT_KEY_BYTES,
+            )
         out["_iter_pk"] = {"S": format_iteration_key(tenant, self.prefix, bucket, buckets)}
         out["_iter_sk"] = {"S": primary_id}
 
@@ -993,64 +1189,65 @@ class Schema:
 
     # -- stored form to values -------------------------------------------------------------
 
-    def _field_from_av(self, name: str, kind: str, av: Any) -> Any:
-        try:
-            if not isinstance(av, dict) or len(av) != 1:
-                raise ValidationError(f"not an AttributeValue: {av!r}")
-            ((tag, v),) = av.items()
-            if tag == "NULL":
-                return None
-            if kind == "string":
-                if tag == "S" and isinstance(v, str):  # str subclasses too, as generic reading
-                    return v
-            elif kind == "integer":
-                if tag == "N":
-                    n = _parse_n(v)
-                    if type(n) is int:
-                        return n
-                    raise ValidationError(f"stored number {v!r} is not an integer")
-            elif kind == "float":
-                if tag == "N":
-                    return float(_parse_n_checked(v))
-            elif kind == "decimal":
-                if tag == "N":
-                    return Decimal(_parse_n_checked(v))
-            elif kind == "boolean":
-                if tag == "BOOL" and type(v) is bool:
-                    return v
-            elif kind == "datetime" or kind == "ttl":
-                if tag == "N":
-                    n = _parse_n(v)
-                    if type(n) is not int:
-                        raise ValidationError(f"stored timestamp {v!r} is not an integer")
-                    try:
-                        if kind == "datetime":
-                            return _EPOCH + n * _ONE_MS
-                        return _EPOCH + n * _ONE_S
-                    except OverflowError:
-                        raise ValidationError(
-                            f"stored timestamp {v!r} is out of range"
-                        ) from None
-            elif kind == "binary":
-                if tag == "B":
-                    return _binary_from_av(v)
-            elif kind == "string_set":
-                if tag == "SS":
-                    return _from_av(av, 0)
-            elif kind == "map":
-                if tag == "M":
-                    return _from_av(av, 0)
-            elif kind == "list":
-                if tag == "L":
-                    return _from_av(av, 0)
-            else:
+    def _field_from_av(self, kind: str, av: Any) -> Any:
+        """One field's value; a ValidationError saying why not (:meth:`from_item` names the
+        item and the attribute)."""
+        if not isinstance(av, dict) or len(av) != 1:
+            raise ValidationError(f"not an AttributeValue: {av!r}")
+        ((tag, v),) = av.items()
+        if tag == "NULL":
+            return None
+        if kind == "string":
+            if tag == "S" and isinstance(v, str):  # str subclasses too, as generic reading
+                return v
+        elif kind == "integer":
+            if tag == "N":
+                n = _parse_n(v)
+                if type(n) is int:
+                    return n
+                raise ValidationError(f"stored number {v!r} is not an integer")
+        elif kind == "float":
+            if tag == "N":
+                return float(_parse_n_checked(v))
+        elif kind == "decimal":
+            if tag == "N":
+                return Decimal(_parse_n_checked(v))
+        elif kind == "boolean":
+            if tag == "BOOL" and type(v) is bool:
+                return v
+        elif kind == "datetime" or kind == "ttl":
+            if tag == "N":
+                n = _parse_n(v)
+                if type(n) is not int:
+                    raise ValidationError(f"stored timestamp {v!r} is not an integer")
+                try:
+                    if kind == "datetime":
+                        return _EPOCH + n * _ONE_MS
+                    return _EPOCH + n * _ONE_S
+                except OverflowError:
+                    raise ValidationError(
+                        f"stored timestamp {v!r} is out of range"
+                    ) from None
+        elif kind == "binary":
+            if tag == "B":
+                return _binary_from_av(v)
+        elif kind == "string_set":
+            if tag == "SS":
                 return _from_av(av, 0)
-            raise ValidationError(f"stored attribute of type {tag} does not fit a {kind} field")
-        except ValidationError as err:
-            raise self._field_error(name, str(err)) from None
+        elif kind == "map":
+            if tag == "M":
+                return _from_av(av, 0)
+        elif kind == "list":
+            if tag == "L":
+                return _from_av(av, 0)
+        else:
+            return _from_av(av, 0)
+        raise ValidationError(f"stored attribute of type {tag} does not fit a {kind} field")
 
     def from_item(self, item: dict) -> dict:
-        """Field values of a stored item; attributes that are not fields are ignored."""
+        """Field values of a stored item; attributes that are not fields are ignored. An
+        attribute that does not fit its field is a :class:`ValidationError` naming the item
+        (see :meth:`_misfit`)."""
         if not isinstance(item, dict):
             raise ValidationError(
                 f"{self.model_name}: an item must be a dict, got {type(item).__name__}"
@@ -1059,8 +1256,74 @@ class Schema:
         for name, kind in self._kinds.items():
             av = item.get(name)
             if av is not None:
-                out[name] = self._field_from_av(name, kind, av)
+                try:
+                    out[name] = self._field_from_av(kind, av)
+                except ValidationError as err:
+                    raise self._misfit(item, name, kind, av, str(err)) from None
         return out
+
+    def _misfit(self, item: dict, name: str, kind: str, av: Any, reason: str) -> ValidationError:
+        """The error of a stored attribute that does not fit its field (the cold path): it
+        names the item's primary id (from its ``_pk``/``_sk``), the attribute, what is stored
+        (S and N text cut to 40 characters) and what the field expects, e.g.
+        ``User item 'u1': attribute 'age' holds S 'abc'; its integer field expects an integer
+        (N)``. The native core words it identically."""
+        primary_id = self.stored_primary_id(item)
+        tag = _stored_tag(av)
+        if tag is None:
+            stored = "a malformed AttributeValue"
+        elif tag == "S" or tag == "N":
+            stored = f"{tag} '{_preview(next(iter(av.values())))}'"
+        elif tag == "BOOL":
+            stored = "BOOL true" if next(iter(av.values())) else "BOOL false"
+        elif kind == "any" or _KIND_TAG.get(kind) == tag:
+            stored = f"{tag} that cannot be read ({reason})"
+        else:
+            stored = tag
+        who = "(id unknown)" if primary_id is None else f"'{primary_id}'"
+        return ValidationError(
+            f"{self.model_name} item {who}: attribute '{name}' holds {stored}; its {kind} "
+            f"field expects {_EXPECTED[kind]}",
+            name,
+            primary_id=primary_id,
+            stored_type=tag,
+        )
+
+    def stored_primary_id(self, item: Any) -> str | None:
+        """The public id of a stored item, from its ``_pk``/``_sk`` (tenant and model prefix
+        taken off); ``None`` when they are missing or not this model's keys."""
+        if not isinstance(item, dict):
+            return None
+        pk, sk = _s_text(item.get("_pk")), _s_text(item.get("_sk"))
+        if pk is None or sk is None:
+            return None
+        return self._id_of_keys(pk, sk)
+
+    def _id_of_keys(self, pk: str, sk: str) -> str | None:
+        if pk.startswith("["):
+            end = pk.find("]#")  # tenant ids hold no "]"
+            if end < 0:
+                return None
+            pk = pk[end + 2 :]
+        prefix = self.prefix
+        if not pk.startswith(prefix):
+            return None
+        rest = pk[len(prefix) :]
+        if self.partition_key is None:
+            if rest:
+                return None
+            pk_value = None
+        else:
+            if len(rest) < 2 or rest[0] != "#":
+                return None
+            pk_value = rest[1:]
+        if self.sort_key is None:
+            if sk != prefix:
+                return None
+            return pk_value
+        if not sk:
+            return None
+        return sk if pk_value is None else pk_value + SK_SEPARATOR + sk
 
     def from_items(self, items: list) -> list:
         """:meth:`from_item` over a whole page of items."""
@@ -1080,6 +1343,74 @@ class Schema:
                 field,
             )
         return self._key_text(field, value)
+
+
+# What a field of each kind expects, in the words of a misfit error (both cores).
+_EXPECTED = {
+    "string": "a string (S)",
+    "integer": "an integer (N)",
+    "float": "a number (N)",
+    "decimal": "a number (N)",
+    "boolean": "a boolean (BOOL)",
+    "datetime": "epoch milliseconds (N)",
+    "ttl": "epoch seconds (N)",
+    "binary": "binary data (B)",
+    "string_set": "a string set (SS)",
+    "map": "a map (M)",
+    "list": "a list (L)",
+    "any": "a readable AttributeValue",
+}
+# The AttributeValue type each kind is stored as.
+_KIND_TAG = {
+    "string": "S",
+    "integer": "N",
+    "float": "N",
+    "decimal": "N",
+    "boolean": "BOOL",
+    "datetime": "N",
+    "ttl": "N",
+    "binary": "B",
+    "string_set": "SS",
+    "map": "M",
+    "list": "L",
+}
+# The Python type of each AttributeValue type's value (boto3's low-level form).
+_AV_VALUE_TYPES: dict[str, Any] = {
+    "S": str,
+    "N": str,
+    "BOOL": bool,
+    "NULL": object,
+    "B": (bytes, bytearray, memoryview),
+    "M": dict,
+    "L": list,
+    "SS": list,
+    "NS": list,
+    "BS": list,
+}
+_PREVIEW_CHARS = 40
+
+
+def _stored_tag(av: Any) -> str | None:
+    """The type of a well-formed AttributeValue (at its top level), else ``None``."""
+    if not isinstance(av, dict) or len(av) != 1:
+        return None
+    ((tag, v),) = av.items()
+    expected = _AV_VALUE_TYPES.get(tag)
+    if expected is None or not isinstance(v, expected):
+        return None
+    return str(tag)
+
+
+def _preview(text: str) -> str:
+    return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "..."
+
+
+def _s_text(av: Any) -> str | None:
+    if isinstance(av, dict) and len(av) == 1:
+        text = av.get("S")
+        if isinstance(text, str):
+            return text
+    return None
 
 
 def _parse_n_checked(text: Any) -> str:

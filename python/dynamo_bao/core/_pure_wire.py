@@ -34,7 +34,11 @@ Decisions, where neither DynamoDB nor botocore fixes the behaviour:
   Anything else is a :class:`ValidationError`: a body that is not UTF-8 JSON (``NaN`` and
   ``Infinity`` included), an escaped lone surrogate, an AttributeValue that is not one known
   type with a value of the right JSON type, invalid base64, AttributeValues nested deeper than
-  ``MAX_DEPTH``, a document deeper than :data:`MAX_JSON_DEPTH`, a member of the wrong JSON type.
+  ``MAX_DEPTH``, a document deeper than :data:`MAX_JSON_DEPTH`, a member of the wrong JSON type
+  (``Count`` and ``ScannedCount`` must be JSON integers). With a ``schema``, an item
+  attribute that does not fit its field is ``schema.from_item``'s error, which names the
+  item's primary id, the attribute and what is stored (the native core finds the item's
+  ``_pk``/``_sk`` only then, wherever they are in the item).
   An empty body is ``{}``, as botocore reads it. Base64 is read strictly (length a multiple
   of 4, padding only at the end), where botocore's reader skips stray characters. Objects
   with a repeated key keep the last one, as ``json`` does (DynamoDB never repeats keys;
@@ -239,6 +243,12 @@ def _scalar(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _count(name: str, value: Any) -> int:
+    if type(value) is not int:  # a JSON integer (bool is not one)
+        raise _bad(f"{name} must be an integer")
+    return value
+
+
 def _list_of(member):
     def read(value: Any, depth: int) -> list:
         if type(value) is not list:
@@ -363,8 +373,8 @@ def _responses(value: Any, schema: Any) -> Any:
 _TOP = {
     "Item": _item,
     "Items": _page,
-    "Count": lambda v, s: _scalar(v),
-    "ScannedCount": lambda v, s: _scalar(v),
+    "Count": lambda v, s: _count("Count", v),
+    "ScannedCount": lambda v, s: _count("ScannedCount", v),
     "LastEvaluatedKey": lambda v, s: _attr_map(v),
     "Attributes": lambda v, s: _attr_map(v),
     "ConsumedCapacity": _consumed_capacity,

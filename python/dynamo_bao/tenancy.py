@@ -6,16 +6,31 @@ context was process-global, spec §11.6). Every operation resolves its tenant wh
 the context first, then the resolvers in the order they were added; with tenancy enabled and no
 answer, it fails closed with :class:`TenantRequiredError` before any request (DESIGN §6.1).
 Tenant ids are validated by the core (:class:`InvalidTenantIdError`), also those resolvers give.
+
+Decisions:
+
+- ``TenantContext.tenant(t)`` objects are safe to share (a module constant entered by many
+  threads and tasks at once, and re-entered inside itself): each entry is remembered in the
+  running context, not on the object, and every exit leaves the thread or task exactly as it
+  was before that entry (:mod:`dynamo_bao.scopes`).
+- ``run_with_tenant(t, fn)`` runs whatever ``fn`` gives back in ``t``: a value; a coroutine or
+  any other awaitable (returned as a coroutine that awaits it in ``t``); a generator or an
+  async generator (each resumption in ``t``, in a context of its own, the caller untouched in
+  between). A Future or Task already runs in the context it was created in — one ``fn``
+  created has ``t`` — and awaiting it in ``t`` changes nothing for it. See
+  :mod:`dynamo_bao.scopes`.
+- ``get_current_tenant()`` answers as DynamoBao's ``getCurrentTenant``: the context's tenant,
+  else the first resolver that answers (validated), else None — the tenant an operation
+  starting now would use (:meth:`TenantContext.resolve` is the one place that decides).
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
-from . import core
+from . import core, scopes
 from .exceptions import TenantRequiredError
 
 __all__ = ["TenantContext"]
@@ -33,21 +48,38 @@ REQUIRED_MESSAGE = (
 )
 
 
+# What each entry of a tenant scope must undo, per thread and task (the objects are shared).
+_entered = scopes.ScopeStack("dynamo_bao_tenant_scopes")
+
+
+def _undo(token: Token) -> None:
+    try:
+        _current.reset(token)
+    except (ValueError, RuntimeError):
+        # A copy of the entering context (a task, a thread) leaves the block: the token
+        # belongs to the other context (or was used there), so set the value from before.
+        _current.set(None if token.old_value is Token.MISSING else token.old_value)
+
+
 class _TenantScope:
-    """``with TenantContext.tenant(tid):`` / ``async with …``: the tenant for the block."""
+    """``with TenantContext.tenant(tid):`` / ``async with …``: the tenant for the block.
+
+    Safe to share between threads and tasks and to re-enter: entries live in the context."""
+
+    __slots__ = ("tenant_id",)
 
     def __init__(self, tenant_id: str | None) -> None:
         # None: the block runs with no tenant in context (an outer one is hidden), so each
         # operation asks the resolvers — the tutorial's ``runWithTenant(null, fn)``.
         self.tenant_id = None if tenant_id is None else core.validate_tenant_id(tenant_id)
-        self._tokens: list[Token] = []
 
     def __enter__(self) -> str | None:
-        self._tokens.append(_current.set(self.tenant_id))
+        _entered.push(self, _current.set(self.tenant_id))
         return self.tenant_id
 
     def __exit__(self, *exc: object) -> None:
-        _current.reset(self._tokens.pop())
+        for token in _entered.pop(self):
+            _undo(token)
 
     async def __aenter__(self) -> str | None:
         return self.__enter__()
@@ -69,24 +101,18 @@ class TenantContext:
     def run_with_tenant(
         tenant_id: str | None, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> T:
-        """``fn(*args, **kwargs)`` in ``tenant_id``; the caller's tenant is restored after.
+        """``fn(*args, **kwargs)`` in ``tenant_id``, and whatever it gives back too; the
+        caller's tenant is restored after.
 
         ``None`` runs ``fn`` with no tenant in its context — not the caller's — so every
         operation inside resolves its tenant through the resolvers (or fails closed).
 
-        For a coroutine function, an awaitable is returned that runs the coroutine in the
-        tenant (set inside the awaiting task, so it does not leak into the caller).
+        A coroutine or other awaitable comes back as a coroutine that awaits it in the tenant
+        (set inside the awaiting task, left when it is done); a generator or async generator
+        comes back wrapped so that each resumption runs in the tenant, the caller's tenant
+        untouched in between (see the module's decisions).
         """
-        scope = _TenantScope(tenant_id)
-        if inspect.iscoroutinefunction(fn):
-
-            async def in_tenant() -> Any:
-                with scope:
-                    return await fn(*args, **kwargs)
-
-            return in_tenant()  # type: ignore[return-value]
-        with scope:
-            return fn(*args, **kwargs)
+        return scopes.run_in_scope(_TenantScope(tenant_id), fn, args, kwargs)
 
     #: An alias for admin code that works across tenants; it restores the caller's tenant too.
     with_tenant = run_with_tenant
@@ -102,8 +128,10 @@ class TenantContext:
 
     @staticmethod
     def get_current_tenant() -> str | None:
-        """The tenant set in this context (resolvers are not consulted)."""
-        return _current.get()
+        """The tenant an operation starting now would use: the context's, else the first
+        resolver's answer (validated: :class:`InvalidTenantIdError`), else None — DynamoBao's
+        ``getCurrentTenant``."""
+        return TenantContext.resolve(required=False)
 
     @staticmethod
     def add_resolver(resolver: Callable[[], str | None]) -> None:

@@ -180,11 +180,11 @@ def test_what_stays_unwritten_is_reported_not_lost(manager):
             Reading.batch_put(readings(30, "s5"))
     finally:
         client.meta.events.unregister("before-send.dynamodb.BatchWriteItem", throttled)
-    # Nothing was written: the first chunk's 25 items and the 5 never sent are all reported.
+    # Nothing was written: the first chunk's 25 items and the 5 never sent are all reported,
+    # as the instances to put again.
     assert len(info.value.unprocessed) == 30
-    assert {item["taken_at"]["N"] for item in info.value.unprocessed} == {
-        str(i) for i in range(30)
-    }
+    assert [reading.taken_at for reading in info.value.unprocessed] == list(range(30))
+    assert info.value.done == []
     assert transport.scan_items(client, manager.table_name) == []
 
 

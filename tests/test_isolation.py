@@ -419,7 +419,7 @@ def test_hostile_tenant_ids_are_refused_everywhere_before_any_request(
 
 
 def _every_operation(loaded: IsoMember) -> dict[str, Callable[[], Any]]:
-    changed = IsoMember._from_stored(dict(loaded._data))
+    changed = IsoMember._from_stored(dict(loaded._data), loaded.tenant_id)
     changed.score = 99
     return {
         "create": lambda: IsoMember.create({"email": "n@x", "team": "t", "writer": "w"}),

@@ -72,7 +72,8 @@ def test_new_instance_defaults(fixed_clock):
 def test_change_tracking(fixed_clock):
     user = User(name="Ada", email="ada@x.test")
     assert "name" in user.changed_fields()
-    stored = User._from_stored(User._schema.from_item(User._schema.to_item(user.to_dict(), None)))
+    item = User._schema.to_item(user.to_dict(), None)
+    stored = User._from_stored(User._schema.from_item(item), None)
     assert not stored.has_changes()
     stored.name = "Ada"  # same value: no change
     assert not stored.has_changes()

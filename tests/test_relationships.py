@@ -13,7 +13,12 @@ import pytest
 
 import dynamo_bao as bao
 from dynamo_bao import fields
-from dynamo_bao.exceptions import ConfigurationError, QueryError, TenantRequiredError
+from dynamo_bao.exceptions import (
+    ConfigurationError,
+    QueryError,
+    TenantMismatchError,
+    TenantRequiredError,
+)
 from dynamo_bao.query import ObjectNotFound
 from dynamo_bao.relations import helper_base, related_base, snake_case
 
@@ -396,8 +401,9 @@ def test_related_loads_stay_in_the_callers_tenant(manager, calls):
         assert [p.title for p in page.items] == ["globex"]
         assert not page.items[0].get_author().exists()  # Acme's author is not visible
         globex_post = page.items[0]
-        # A cached entry belongs to its tenant: asked from here, Acme's post reads here.
-        assert not acme_post.get_author().exists()
+        # Acme's post belongs to Acme: asked from here it is refused (issue 13), not read here.
+        with pytest.raises(TenantMismatchError):
+            acme_post.get_author()
         Author.create({"author_id": author_id, "name": "Globex Gus"})
         globex_post.clear_related_cache()
         assert globex_post.get_author().name == "Globex Gus"

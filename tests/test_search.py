@@ -344,24 +344,24 @@ def test_cursors_are_bound_to_tenant_model_query_and_scope(manager):
         for bucket in range(BUCKETS):
             bucket_cursor = bucket_cursor or Note.search_bucket(bucket, "gamma", limit=1).cursor
         with recorded(manager.client) as sent:
-            for call, message in [
-                (lambda: Note.search_all("delta", limit=1, cursor=cursor), "different query"),
-                (lambda: Note.search_all("gamma", "$or", cursor=cursor), "different query"),
-                (lambda: Note.search_all("gamma", cursor=cursor, filter={"rank": 1}),
-                 "different query"),
-                (lambda: Memo.search_all("gamma", limit=1, cursor=cursor), "model"),
-                (lambda: Note.search_all("gamma", cursor="not a cursor"), "Invalid cursor"),
-                (lambda: Note.search_all("gamma", cursor=cursor[:-4]), "Invalid cursor"),
-                (lambda: Note.search_all("gamma", cursor=42), "Invalid cursor"),
+            # Every misuse is the same error, which does not say which check failed.
+            for call in [
+                lambda: Note.search_all("delta", limit=1, cursor=cursor),  # another query
+                lambda: Note.search_all("gamma", "$or", cursor=cursor),
+                lambda: Note.search_all("gamma", cursor=cursor, filter={"rank": 1}),
+                lambda: Memo.search_all("gamma", limit=1, cursor=cursor),  # another model
+                lambda: Note.search_all("gamma", cursor="not a cursor"),
+                lambda: Note.search_all("gamma", cursor=cursor[:-4]),
+                lambda: Note.search_all("gamma", cursor=42),
             ]:
-                with pytest.raises(QueryError, match=message):
+                with pytest.raises(QueryError, match="^invalid cursor"):
                     call()
-            if bucket_cursor is not None:
-                with pytest.raises(QueryError, match="scope"):
+            if bucket_cursor is not None:  # another scope
+                with pytest.raises(QueryError, match="^invalid cursor"):
                     Note.search_all("gamma", cursor=bucket_cursor)
         assert sent == []
     with bao.TenantContext.tenant("intruder"), recorded(manager.client) as sent:
-        with pytest.raises(QueryError, match="another tenant"):
+        with pytest.raises(QueryError, match="^invalid cursor"):
             Note.search_all("gamma", limit=1, cursor=cursor)
     assert sent == []
     assert "cursors" not in cursor  # the tenant id is not readable from the cursor

@@ -146,11 +146,13 @@ class Recorder:
         if isinstance(result, list):
             return [self.shape(value) for value in result]
         if hasattr(result, "items") and hasattr(result, "get_numeric_consumed_capacity"):
-            # QueryResult / SearchResult: the items, the count, the cursor (the library's own
-            # encoding of the key DynamoDB returned: the same text on both paths).
+            # QueryResult / SearchResult: the items, the count, whether there is a cursor (each
+            # cursor is encrypted with a fresh nonce, so its text differs on every call; the
+            # next page, fetched with it, is compared instead).
             cursor = getattr(result, "last_evaluated_key", getattr(result, "cursor", None))
             return ("page", self.shape(result.items), getattr(result, "count", None),
-                    cursor, result.get_numeric_consumed_capacity("total"))
+                    None if cursor is None else "<cursor>",
+                    result.get_numeric_consumed_capacity("total"))
         if hasattr(result, "count") and hasattr(result, "get_numeric_consumed_capacity"):
             return ("count", result.count, result.get_numeric_consumed_capacity("total"))
         return typed(result)
@@ -429,8 +431,8 @@ def test_the_tables_hold_the_same_items(runs, dynamodb_endpoint):
 
 
 def test_cursors_continue_to_the_same_pages(runs):
-    """Each page was fetched with the previous page's cursor; the pages (compared above) and
-    the cursors themselves agree, and the walk ends with no cursor."""
+    """Each page was fetched with the previous page's cursor; the pages (compared above)
+    agree, every page but the last has a cursor (a string), and the walk ends with none."""
     for rec, _ in runs.values():
         for label in ("query pages", "query filter pages", "query primary key pages"):
             pages_seen, _ = outcome(rec, label)

@@ -11,7 +11,11 @@ with bao.batch_context():                # or: async with …, or bao.run_with_b
 Decisions (where DynamoBao differs or is silent):
 
 - The cache is keyed by (table, tenant, model, primary id): an object read for one tenant is
-  never served to another, nor as another model (spec §11.4).
+  never served to another, nor as another model (spec §11.4). An instance is cached only
+  under its own tenant (``instance.tenant_id``): caching it for another is refused with
+  :class:`TenantMismatchError`, and ``save()`` of an instance (which must run in the
+  instance's tenant) never puts it into another tenant's part of the cache, so a write under
+  one tenant never changes what another tenant's cache holds.
 - Writes keep it current: ``create``/``update``/``save`` put the stored instance in it;
   ``delete`` replaces it with an ``ObjectNotFound``, so a later ``find`` in the context sees
   the deletion without a request (and without an eventually consistent stale read).
@@ -33,19 +37,25 @@ Decisions (where DynamoBao differs or is silent):
   (BatchGetItem, chunks of 100 sent concurrently); duplicate ids share one key and one result.
   Each caller's result carries an equal share of the batch's read units. If the batch fails,
   every caller waiting on it gets the error.
+- ``batch_context()`` objects are safe to share (say, a module constant entered by many
+  threads and tasks at once, and re-entered inside itself — each entry a fresh context): what
+  an entry must undo lives in the running context, and every exit leaves the thread or task
+  exactly as before (:mod:`dynamo_bao.scopes`).
+- ``run_with_batch_context(fn)`` keeps its one context around whatever ``fn`` gives back: an
+  awaitable is awaited in it, each resumption of a generator or async generator runs in it
+  (with the meters that were current when ``fn`` returned).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
-from . import capacity, concurrency, transport
-from .exceptions import BatchContextRequiredError
+from . import capacity, concurrency, scopes, transport
+from .exceptions import BatchContextRequiredError, TenantMismatchError
 
 __all__ = [
     "BatchContext",
@@ -90,6 +100,17 @@ class BatchContext:
     def _key(manager: Any, tenant: str | None, cls: type, primary_id: str) -> tuple:
         return (manager.table_name, tenant, cls.__name__, primary_id)
 
+    def _owned_key(
+        self, manager: Any, tenant: str | None, cls: type, primary_id: str, result: Any
+    ) -> tuple:
+        """The key of ``result`` in ``tenant``'s part of the cache — refused when it is an
+        instance of another tenant (an object is cached only under its own tenant)."""
+        if getattr(result, "_tenant", tenant) != tenant:
+            raise TenantMismatchError(
+                f"{result!r:.200} belongs to another tenant than the one it would be cached for"
+            )
+        return self._key(manager, tenant, cls, primary_id)
+
     def lookup(self, manager: Any, tenant: str | None, cls: type, primary_id: str) -> Any:
         """The cached instance or ObjectNotFound, else :data:`MISSING`."""
         return self._cache.get(self._key(manager, tenant, cls, primary_id), MISSING)
@@ -97,23 +118,27 @@ class BatchContext:
     def remember(
         self, manager: Any, tenant: str | None, cls: type, primary_id: str, result: Any
     ) -> None:
-        self._cache[self._key(manager, tenant, cls, primary_id)] = result
+        self._cache[self._owned_key(manager, tenant, cls, primary_id, result)] = result
 
     def remember_written(
         self, manager: Any, tenant: str | None, cls: type, primary_id: str, result: Any
     ) -> None:
         """What a write stored (or ObjectNotFound for a delete) replaces the cached entry."""
-        key = self._key(manager, tenant, cls, primary_id)
+        key = self._owned_key(manager, tenant, cls, primary_id, result)
         with self._lock:
             self._cache[key] = result
             self._written[id(result)] = key
 
     def replace(self, old: Any, new: Any) -> None:
         """Put ``new`` where a write cached ``old`` (``save()`` keeps the saved object itself,
-        not the instance the write returned)."""
+        not the instance the write returned) — never into another tenant's part of the cache:
+        then ``old`` stays."""
         with self._lock:
-            key = self._written.pop(id(old), None)
-            if key is not None and self._cache.get(key) is old:
+            key = self._written.get(id(old))
+            if key is None or getattr(new, "_tenant", key[1]) != key[1]:
+                return
+            del self._written[id(old)]
+            if self._cache.get(key) is old:
                 self._cache[key] = new
                 self._written[id(new)] = key
 
@@ -215,25 +240,47 @@ def check_required(manager: Any) -> BatchContext | None:
     return context
 
 
+# What each entry of a batch scope must undo, per thread and task (the objects are shared).
+_entered = scopes.ScopeStack("dynamo_bao_batch_scopes")
+
+
+def _undo(state: tuple[Token, Token]) -> None:
+    token, meters = state
+    try:
+        _current.reset(token)
+        transport._meters.reset(meters)
+    except (ValueError, RuntimeError):
+        # A copy of the entering context (a task, a thread) leaves the block: the tokens
+        # belong to the other context (or were used there), so set the values from before.
+        _current.set(None if token.old_value is Token.MISSING else token.old_value)
+        transport._meters.set(() if meters.old_value is Token.MISSING else meters.old_value)
+
+
 class _BatchScope:
     """``with batch_context():`` / ``async with batch_context():`` — a fresh context (cache and
-    capacity) for the block, shadowing any enclosing one."""
+    capacity) for the block, shadowing any enclosing one.
 
-    def __init__(self) -> None:
-        self._entered: list[tuple[Token, Any]] = []
+    Safe to share between threads and tasks and to re-enter (each entry a fresh context):
+    entries live in the running context, not on the object. ``_BatchScope(context)`` enters
+    that one context each time instead (``run_with_batch_context`` awaiting what fn gave)."""
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: BatchContext | None = None) -> None:
+        self._context = context
 
     def __enter__(self) -> BatchContext:
-        context = BatchContext()
+        context = BatchContext() if self._context is None else self._context
         token = _current.set(context)
-        meters = transport.use_capacity_meters((*transport.capacity_meters(), context.meter))
-        meters.__enter__()
-        self._entered.append((token, meters))
+        # The transport's own variable, not use_capacity_meters(): an exit must be able to
+        # restore a context that did not enter (see _undo), which a generator cannot.
+        meters = transport._meters.set((*transport.capacity_meters(), context.meter))
+        _entered.push(self, (token, meters))
         return context
 
     def __exit__(self, *exc: object) -> None:
-        token, meters = self._entered.pop()
-        meters.__exit__(None, None, None)
-        _current.reset(token)
+        for state in _entered.pop(self):
+            _undo(state)
 
     async def __aenter__(self) -> BatchContext:
         return self.__enter__()
@@ -248,17 +295,11 @@ def batch_context() -> _BatchScope:
 
 
 def run_with_batch_context(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """``fn(*args, **kwargs)`` in a new batch context. For a coroutine function an awaitable is
-    returned that runs the coroutine in the context (set inside the awaiting task)."""
-    if inspect.iscoroutinefunction(fn):
-
-        async def in_context() -> Any:
-            with _BatchScope():
-                return await fn(*args, **kwargs)
-
-        return in_context()  # type: ignore[return-value]
-    with _BatchScope():
-        return fn(*args, **kwargs)
+    """``fn(*args, **kwargs)`` in a new batch context, and whatever it gives back in that same
+    context: a coroutine or other awaitable comes back as a coroutine awaiting it in the
+    context (entered inside the awaiting task); a generator or async generator runs each
+    resumption in it (:mod:`dynamo_bao.scopes`)."""
+    return scopes.run_in_scope(_BatchScope(BatchContext()), fn, args, kwargs)
 
 
 def get_batch_context_capacity() -> dict[str, float]:

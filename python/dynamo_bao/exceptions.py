@@ -37,12 +37,25 @@ class ConfigurationError(BaoError):
 class ValidationError(BaoError, ValueError):
     """A value cannot be stored or used as given: wrong type, out of range, not allowed in a key.
 
-    ``field`` names the model field concerned, when there is one.
+    ``field`` names the model field concerned, when there is one. A stored item that does not
+    fit its model (written by another service, say) is one too, raised by every read of it:
+    then ``primary_id`` is the item's public id (``None`` when the item has no readable key)
+    and ``stored_type`` the AttributeValue type found (``"S"``, ``"N"`` …; ``None`` for a
+    malformed one); both are ``None`` on other validation errors.
     """
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        primary_id: str | None = None,
+        stored_type: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.primary_id = primary_id
+        self.stored_type = stored_type
 
 
 class InvalidTenantIdError(ValidationError):
@@ -60,9 +73,11 @@ class ItemNotFoundError(BaoError):
 class ConditionalError(BaoError):
     """A condition (user condition, version check, unique constraint) was not met.
 
-    ``reasons`` lists, for a cancelled transaction, one entry per action:
-    ``{"code", "message", "model", "id"}`` (``model``/``id`` name the item or the unique
-    constraint the action wrote; empty for a single-item write).
+    ``reasons`` lists, for a cancelled transaction, one entry per action in transaction order:
+    ``{"code", "message", "model", "id", "constraint"}`` — ``model``/``id`` name the item the
+    action belongs to (also for its unique-constraint rows), ``constraint`` the unique field a
+    row action wrote (None for the item's own action). Empty for a single-item write. Unique
+    values themselves never appear in reasons or messages.
     """
 
     def __init__(self, message: str, reasons: list[dict] | None = None) -> None:
@@ -93,15 +108,26 @@ class TenantMismatchError(BaoError):
 
 
 class BatchIncompleteError(BaoError):
-    """A batch operation could not process every key, even after retrying.
+    """A batch operation did not do everything: DynamoDB left part of it unprocessed even
+    after retrying, or a request failed part-way (connection refused, a non-retryable error,
+    an unknown outcome). The failure, when there was one, is the ``__cause__``. (When
+    ``batch_put`` / ``batch_find`` fail before anything was done, that failure is raised
+    itself: a missing table stays a :class:`ConfigurationError`.)
 
-    ``unprocessed`` holds what is left (keys or write requests, as DynamoDB returned them), so
-    nothing is silently lost.
+    ``unprocessed`` holds everything not done, so nothing is silently lost; ``done`` what was.
+    ``Model.batch_put``: lists of model instances, so ``batch_put(err.unprocessed)`` writes the
+    rest (``done`` are written, as ``batch_put`` would have returned them; the items of a
+    request that failed with an unknown outcome are in ``unprocessed`` although they may have
+    been written: putting them again is safe). ``Model.batch_find`` and the iteration and
+    search reads: ``unprocessed`` the primary ids not read, ``done`` ``{id: instance}`` of the
+    ids read that exist. :mod:`dynamo_bao.transport`'s own batch functions: items and keys in
+    AttributeValue form.
     """
 
-    def __init__(self, message: str, unprocessed: Any = None) -> None:
+    def __init__(self, message: str, unprocessed: Any = None, done: Any = None) -> None:
         super().__init__(message)
         self.unprocessed = unprocessed
+        self.done = done
 
 
 class BatchContextRequiredError(ConfigurationError):

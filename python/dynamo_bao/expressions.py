@@ -33,6 +33,10 @@ recordings, except where DynamoBao is wrong (DESIGN §6.9, spec §11.18):
   dynamo-bao never stores NULL (a null value removes the attribute), so comparing with NULL
   could never match.
 * ``$in`` rejects an empty list and more than 100 values (DynamoDB's limits) before sending.
+* ``$size`` takes a number DynamoDB can hold (at most 38 significant digits, magnitude 1e-130
+  to below 1e126); anything else is a :class:`ValidationError` when the filter is parsed, as
+  its other operand errors are. Negative and fractional sizes are kept: DynamoDB accepts them
+  (they simply compare).
 """
 
 from __future__ import annotations
@@ -242,6 +246,12 @@ class Size(Condition):
             raise ValidationError(f"Unsupported size comparison operator: {self.op}", self.field)
         if not _is_number(self.value):
             raise ValidationError("$size operator requires a numeric value", self.field)
+        if not _dynamodb_number(self.value):
+            raise ValidationError(
+                "$size operator requires a number DynamoDB can hold (at most 38 significant "
+                "digits, magnitude from 1e-130 to below 1e126)",
+                self.field,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +312,20 @@ def _is_number(value: Any) -> bool:
     if isinstance(value, Decimal):
         return value.is_finite()
     return False
+
+
+def _dynamodb_number(value: int | float | Decimal) -> bool:
+    """Whether DynamoDB accepts ``value`` (finite, checked by the caller) as a number: at most
+    38 significant digits and a magnitude in [1e-130, 1e126), or zero."""
+    if isinstance(value, int) and -(10**38) < value < 10**38:
+        return True  # the usual case, without building a Decimal
+    if isinstance(value, int) and value.bit_length() > 420:
+        return False  # beyond 1e126 (and possibly beyond Python's int-to-text limit)
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if number.is_zero():
+        return True
+    digits = "".join(map(str, number.as_tuple().digits)).strip("0")
+    return len(digits) <= 38 and -130 <= number.adjusted() <= 125
 
 
 def iter_fields(cond: Condition) -> Iterator[str]:

@@ -15,7 +15,8 @@ Stored forms are DynamoBao's (spec §4): dates as epoch milliseconds, ``ttl`` as
 versions as ULIDs, string sets as ``SS``. Custom fields subclass one of these and override
 ``clean`` (and ``kind`` only to another core kind).
 
-Decisions where DynamoBao is loose: values are type-checked (``IntegerField`` refuses ``1.5``);
+Decisions where DynamoBao is loose: values are type-checked (``IntegerField`` refuses ``1.5``,
+``FloatField`` a number no float can hold, such as ``10**400`` or ``Decimal("1e400")``);
 a ``default`` of ``0``/``False``/``""`` is honoured; datetimes must carry a timezone (a naive
 datetime or ISO string without offset is ambiguous and refused; a date-only ISO string means
 UTC midnight, as in JavaScript); ``TtlField`` takes an aware datetime or epoch *seconds*.
@@ -23,6 +24,7 @@ UTC midnight, as in JavaScript); ``TtlField`` takes an aware datetime or epoch *
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -157,7 +159,13 @@ class FloatField(Field[float]):
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise self.error(f"expected a number, got {type(value).__name__}")
-        return float(value)
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):  # 10**400; a signalling NaN
+            raise self.error("the number is out of a float's range") from None
+        if not math.isfinite(number):  # float(Decimal("1e400")) is inf, not an error
+            raise self.error(f"expected a finite number, got {number!r}")
+        return number
 
 
 class DecimalField(Field[Decimal]):
@@ -318,6 +326,8 @@ class CounterField(Field[int]):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, str) and _RELATIVE_RE.fullmatch(value):
+            if len(value) > 39:  # sign + 38 digits: more is no DynamoDB number
+                raise self.error("a relative change has at most 38 digits")
             return value  # a relative change, applied with ADD by the write path
         raise self.error(f"expected an int or a relative change like '+1', got {value!r}")
 

@@ -14,7 +14,9 @@ Decisions where DynamoBao differs or is silent:
   BatchGet, with DynamoDB's own semantics (:func:`matches`: types must agree, ``<>`` is true
   for a missing attribute, numbers compare as numbers …) and operands in the stored form of
   their field, exactly as a server-side filter would see them. It reads every item of the
-  model, as DynamoBao's hydration did anyway.
+  model, as DynamoBao's hydration did anyway. Every operand is encoded once when the call is
+  made (:func:`check_operands`), so a bad one is a :class:`ValidationError` before any
+  request, whatever the tenant holds.
 * **The tenant is resolved when ``iterate_all`` is called**, and the whole walk stays in it,
   even when the returned iterator is consumed somewhere else. Errors in the arguments, a
   missing tenant and a non-iterable model are raised by the call itself, before any request.
@@ -38,7 +40,7 @@ from typing import Any
 
 from . import capacity, core, transport
 from .concurrency import map_in_context
-from .exceptions import ConfigurationError, QueryError, ValidationError
+from .exceptions import BatchIncompleteError, ConfigurationError, QueryError, ValidationError
 from .expressions import (
     And,
     BeginsWith,
@@ -111,6 +113,14 @@ def check_positive_int(name: str, value: Any, maximum: int | None = None) -> int
     if maximum is not None and value > maximum:
         raise ValidationError(f"{name} must be at most {maximum}, got {value!r}")
     return value
+
+
+def check_operands(condition: Condition, encode: ValueEncoder) -> None:
+    """Encode every operand of a filter evaluated on the items read (:func:`matches`) once,
+    before any request: a value its field cannot hold (``{"age": "abc"}`` on an integer) is
+    refused up front — also in an empty tenant, where no item would ever have been compared.
+    Compiling the condition is what encodes each operand exactly as DynamoDB would get it."""
+    ExpressionBuilder().add_condition(condition, encode)
 
 
 def parse_item_filter(cls: Any, filter: Any) -> Condition | None:
@@ -188,7 +198,14 @@ def read_items(
     cls: Any, manager: Any, tenant: str | None, ids: Iterable[str], consumed: list | None = None
 ) -> dict[str, dict]:
     """``{id: stored item}`` of the ids that exist (one BatchGetItem per 100 ids); the
-    responses' ConsumedCapacity entries are appended to ``consumed``."""
+    responses' ConsumedCapacity entries are appended to ``consumed``.
+
+    Keys left unread or a failed request raise :class:`BatchIncompleteError` whose
+    ``unprocessed`` are the primary ids not read and ``done`` ``{id: instance}`` of those
+    read (before any filter), the cause chained — always, even when nothing of this read was
+    done: it is part of a walk whose index query already ran. A response holding an item
+    that was not asked for is a :class:`ValidationError` (the transport checks every stored
+    key)."""
     schema = cls._schema
     by_key: dict[tuple[str, str], str] = {}
     for primary_id in dict.fromkeys(ids):
@@ -197,8 +214,24 @@ def read_items(
     if not by_key:
         return {}
     keys = [{"_pk": {"S": pk}, "_sk": {"S": sk}} for pk, sk in by_key]
-    items = transport.batch_get(manager.client, manager.table_name, keys, consumed=consumed)
-    return {by_key[item["_pk"]["S"], item["_sk"]["S"]]: item for item in items}
+    try:
+        items = transport.batch_get(manager.client, manager.table_name, keys, consumed=consumed)
+    except BatchIncompleteError as err:
+        unread = {(key["_pk"]["S"], key["_sk"]["S"]) for key in err.unprocessed or ()}
+        read = list(err.done or ())
+        done = dict(zip(_ids_of(by_key, read), instances_of(cls, read, tenant), strict=True))
+        raise BatchIncompleteError(
+            f"{len(unread)} of {len(by_key)} {cls.__name__} ids were not read: "
+            f"{err.__cause__ or 'unprocessed after retrying'}",
+            unprocessed=[primary_id for key, primary_id in by_key.items() if key in unread],
+            done=done,
+        ) from err.__cause__
+    return dict(zip(_ids_of(by_key, items), items, strict=True))
+
+
+def _ids_of(by_key: dict[tuple[str, str], str], items: list[dict]) -> list[str]:
+    """The primary ids of items the transport checked were asked for (by their stored key)."""
+    return [by_key[item["_pk"]["S"], item["_sk"]["S"]] for item in items]
 
 
 def hydrate(
@@ -216,7 +249,7 @@ def hydrate(
     if condition is not None:
         assert encode is not None
         items = [item for item in items if matches(condition, item, encode)]
-    return instances_of(cls, items)
+    return instances_of(cls, items, tenant)
 
 
 # --------------------------------------------------------------------------- iteration
@@ -256,6 +289,8 @@ def _iterate(
     check_positive_int("concurrency", concurrency, MAX_CONCURRENCY)
     condition = parse_item_filter(cls, filter)
     encode = value_encoder(cls) if condition is not None else None
+    if condition is not None:
+        check_operands(condition, encode)
     manager, tenant = bound(cls)
     return _walk(
         cls, manager, tenant, buckets, batch_size, condition, encode, concurrency, consumed

@@ -8,6 +8,26 @@ an instance's values into a whole item and an item back into values, in one call
 hold field values and track which fields changed since they were created or loaded.
 
 I/O (find, create, update, query …) is added by the model manager on top of this layer.
+
+Decisions:
+
+- An instance belongs to one tenant, ``instance.tenant_id`` (read-only): the tenant of the
+  read that loaded it, the one its create or batch_put wrote it in, or for ``Model(...)``
+  the one current at construction (``TenantContext.resolve(required=False)``: None when
+  there is none). ``Model.create(data)`` creates in the current tenant.
+- "Current" for the check is what every operation resolves when it starts (context, then
+  resolvers; fail closed with tenancy on and none: ``TenantRequiredError``). If that differs
+  from ``tenant_id``, ``save()`` (also one with nothing to send), the relation helpers and
+  ``batch_put`` of the instance raise ``TenantMismatchError`` before any request. An
+  instance built without a tenant (None) cannot be saved under one: build it inside the
+  tenant. The message names the instance and its own tenant, never the current one.
+- Equality includes the tenant: equal values in two tenants are two different items. A
+  field cannot be named ``tenant_id`` (it would hide the property).
+- Model prefixes may not start with ``_``: keys starting with an underscore are reserved
+  for the library's own rows (``_raft_uc`` unique-constraint rows), so no model shares them.
+- ``a``-twins of iterators (``aiterate_all``, ``aiterate_bucket``) call the sync method
+  at the call, which resolves the tenant and checks the arguments then and sends nothing;
+  only the pages are read on worker threads as the iterator is consumed.
 """
 
 from __future__ import annotations
@@ -41,6 +61,7 @@ from .fields import (
     TrackedSet,
     TtlField,
 )
+from .tenancy import TenantContext
 
 __all__ = ["MODEL_PREFIX", "PrimaryKey", "Index", "UniqueConstraint", "BaoModel"]
 
@@ -102,7 +123,8 @@ ASYNC_TWINS = (
     "get_related",
     "load_related_data",
 )
-#: Sync iterators whose twins are async generators (``async for batch in Model.aiterate_all()``).
+#: Sync iterators whose twins return async iterators (``async for batch in
+#: Model.aiterate_all()``), bound to the tenant current at the call like the sync ones.
 ASYNC_ITERATOR_TWINS = ("iterate_all", "iterate_bucket")
 
 
@@ -131,7 +153,7 @@ class BaoModel(capacity.CapacityCarrier):
     _schema: ClassVar[Any] = None
     _manager: ClassVar[Any] = None
 
-    __slots__ = ("_data", "_changes", "_persisted", "_related_cache")
+    __slots__ = ("_data", "_changes", "_persisted", "_related_cache", "_tenant")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -302,6 +324,9 @@ class BaoModel(capacity.CapacityCarrier):
         self._data: dict[str, Any] = {}
         self._changes: set[str] = set()
         self._persisted = False
+        # A new instance belongs to the tenant current now (None when there is none): it is
+        # created there, and nowhere else (see ``tenant_id``).
+        self._tenant: str | None = TenantContext.resolve(required=False)
         # One clock reading for all the dates of a new instance (only when it has dates).
         with clock.one_instant() if type(self)._dated else contextlib.nullcontext():
             for name, field in fields.items():
@@ -314,8 +339,9 @@ class BaoModel(capacity.CapacityCarrier):
         self._changes = set(fields)
 
     @classmethod
-    def _from_stored(cls, values: dict[str, Any]) -> BaoModel:
-        """An instance of values read from the table (no defaults, nothing changed)."""
+    def _from_stored(cls, values: dict[str, Any], tenant: str | None) -> BaoModel:
+        """An instance of values read from the table in ``tenant`` (no defaults, nothing
+        changed); it belongs to that tenant."""
         instance = cls.__new__(cls)
         # The core's dict is used as it is. String sets are wrapped in a TrackedSet when first
         # read (StringSetField.__get__): a page of instances pays nothing for sets it never
@@ -323,7 +349,17 @@ class BaoModel(capacity.CapacityCarrier):
         instance._data = values
         instance._changes = set()
         instance._persisted = True
+        instance._tenant = tenant
         return instance
+
+    @property
+    def tenant_id(self) -> str | None:
+        """The tenant this instance belongs to (read-only): the one it was read or created
+        in, or for an instance built with ``Model(...)`` the one current then (None when
+        there was none). Its ``save()``, relation helpers and the batch cache use only this
+        tenant; run under another, they raise :class:`TenantMismatchError` before any
+        request (``Model.update(id, …)`` by id works in whatever tenant is current)."""
+        return self._tenant
 
     def _tracked(self, field: Field, value: Any) -> Any:
         """String sets are held as sets that mark the field changed when mutated in place."""
@@ -333,11 +369,16 @@ class BaoModel(capacity.CapacityCarrier):
 
     def save(self, condition: Any = None) -> Any:
         """Store this instance: a new one is created; a loaded one sends only its changed
-        fields (nothing at all without changes). Returns self, refreshed from the table."""
+        fields (nothing at all without changes). Returns self, refreshed from the table.
+
+        Only in the instance's own tenant (``tenant_id``): under another one it is a
+        :class:`TenantMismatchError` before any request — also when there is nothing to send,
+        so the mistake shows the first time the code runs."""
         cls = type(self)
         if not self._persisted:
             stored = mutations.create_instance(self)
         elif not (pending := self._pending_changes()):
+            query.bound_to(self)
             return self
         else:
             changes = {name: self._data.get(name) for name in pending}
@@ -346,7 +387,9 @@ class BaoModel(capacity.CapacityCarrier):
             bases = {
                 name: value.base for name, value in changes.items() if isinstance(value, TrackedSet)
             }
-            stored = mutations.update(cls, self.primary_id, changes, condition, set_bases=bases)
+            stored = mutations.update(
+                cls, self.primary_id, changes, condition, set_bases=bases, instance=self
+            )
         self._data = {
             name: self._tracked(cls._fields[name], value) for name, value in stored._data.items()
         }
@@ -430,7 +473,12 @@ class BaoModel(capacity.CapacityCarrier):
         return values
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+        # The tenant is part of an item's identity: equal values in two tenants are two items.
+        return (
+            type(other) is type(self)
+            and other._tenant == self._tenant  # type: ignore[attr-defined]
+            and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -454,18 +502,24 @@ def _async_twin(name: str) -> Any:
 
 
 def _async_iterator_twin(name: str) -> Any:
-    async def twin(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
-        iterator = await concurrency.run_in_thread(
-            lambda: iter(getattr(owner, name)(*args, **kwargs))
-        )
-        done = object()
-        while True:
-            item = await concurrency.run_in_thread(next, iterator, done)
-            if item is done:
-                return
-            yield item
+    # Not an async generator function: the sync method runs at the call, so the iterator
+    # binds its tenant and checks its arguments then (TenantRequiredError, bad batch sizes
+    # raise at the call), as the sync one does. It sends nothing until iterated.
+    def twin(owner: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return _pages(iter(getattr(owner, name)(*args, **kwargs)))
 
     return twin
+
+
+async def _pages(iterator: Any) -> Any:
+    """The items of a sync iterator, each ``next`` on a worker thread (the loop never waits
+    on I/O)."""
+    done = object()
+    while True:
+        item = await concurrency.run_in_thread(next, iterator, done)
+        if item is done:
+            return
+        yield item
 
 
 def _add_async_twins(cls: type, names: Any, iterators: Any = ()) -> None:
@@ -534,6 +588,13 @@ def compile_schema(cls: type[BaoModel], float_encoding: str = "sortable") -> Any
     if not prefix:
         raise ConfigurationError(f"{name} must define a model_prefix")
     core.validate_model_prefix(prefix)
+    if prefix.startswith("_"):
+        # Keys starting with "_" are the library's own rows: a prefix "_raft_uc" would share
+        # keys with unique-constraint rows (and overwrite them).
+        raise ConfigurationError(
+            f"Model prefix '{prefix}' of {name} cannot start with underscore: such names are "
+            "reserved for dynamo-bao's own rows (e.g. _raft_uc)"
+        )
     key = getattr(cls, "primary_key", None)
     if not isinstance(key, PrimaryKey):
         raise ConfigurationError(f"{name} must define a primary_key = PrimaryKey(...)")

@@ -3,23 +3,38 @@
 Each read resolves the tenant when it runs (fail closed with tenancy enabled), builds keys in
 the core, and reads through the transport. A missing item is an :class:`ObjectNotFound`, whose
 ``exists()`` is False, so ``Model.find(id)`` never returns None.
+
+Decisions:
+
+* Arguments are checked before any request, as :class:`ValidationError`: ``limit`` must be
+  ``None`` or a positive int that is not a bool, at most 2³¹−1 (DynamoDB's ``Limit`` is a
+  32-bit integer), so ``0``, ``-1``, ``"5"``, ``True`` and ``1.5`` are refused — the same
+  class as search's limit errors; a unique value to look up must be a str or an int (not a
+  bool), as writes require (:func:`dynamo_bao.unique.unique_text`), so ``find_by_email(1.5)``
+  no longer looks up the text ``"1.5"``; sort-key operands longer than DynamoDB's 1024 bytes
+  are refused (partition values are held to 2048 bytes by the core's key formatting).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import batch, capacity, concurrency, core, transport
-from .exceptions import BatchIncompleteError, ConfigurationError, QueryError, ValidationError
+from . import batch, capacity, concurrency, core, cursors, transport
+from .exceptions import (
+    BaoError,
+    BatchIncompleteError,
+    ConfigurationError,
+    QueryError,
+    TenantMismatchError,
+    ValidationError,
+)
 from .expressions import ExpressionBuilder, parse_filter, parse_sort_key_condition
 from .fields import ListField, StringSetField
 from .search import SEARCH_TEXT_ATTRIBUTE, filter_fields, search_text_operand
 from .tenancy import TenantContext
-from .unique import constraint_key
+from .unique import constraint_key, unique_text
 
 __all__ = [
     "ObjectNotFound",
@@ -30,6 +45,8 @@ __all__ = [
     "query_by_index",
     "query_by_primary_key",
     "bound",
+    "bound_to",
+    "check_tenant",
 ]
 
 
@@ -63,14 +80,37 @@ def bound(cls: Any) -> tuple[Any, str | None]:
     return manager, TenantContext.resolve(required=manager.config.tenancy_enabled)
 
 
-def instance_of(cls: Any, item: dict) -> Any:
-    return cls._from_stored(cls._schema.from_item(item))
+def bound_to(instance: Any) -> tuple[Any, str | None]:
+    """:func:`bound` for an operation on ``instance`` (save, relation helpers): the tenant
+    resolved now must be the instance's own, else :class:`TenantMismatchError` before any
+    request — an instance never reads or writes another tenant's rows."""
+    manager, tenant = bound(type(instance))
+    check_tenant(instance, tenant)
+    return manager, tenant
 
 
-def instances_of(cls: Any, items: list[dict]) -> list[Any]:
-    """Model instances of a page of items: one core call for the whole page."""
+def check_tenant(instance: Any, tenant: str | None) -> None:
+    """Refuse to use ``instance`` in the operation of ``tenant`` unless it belongs to it.
+
+    The message names the instance and its own tenant, not the current one (the caller knows
+    that): whoever reads it learns nothing about a tenant other than the instance's."""
+    if instance._tenant != tenant:
+        owner = "no tenant" if instance._tenant is None else f"tenant {instance._tenant!r}"
+        raise TenantMismatchError(
+            f"{instance!r:.200} belongs to {owner}, not to the tenant of this operation: use "
+            "it in its own tenant (TenantContext.tenant(instance.tenant_id))"
+        )
+
+
+def instance_of(cls: Any, item: dict, tenant: str | None) -> Any:
+    """The instance of a stored item read in ``tenant``."""
+    return cls._from_stored(cls._schema.from_item(item), tenant)
+
+
+def instances_of(cls: Any, items: list[dict], tenant: str | None) -> list[Any]:
+    """Model instances of a page of items read in ``tenant``: one core call for the page."""
     from_stored = cls._from_stored
-    return [from_stored(values) for values in cls._schema.from_items(items)]
+    return [from_stored(values, tenant) for values in cls._schema.from_items(items)]
 
 
 def find(
@@ -90,7 +130,10 @@ def find(
         manager.client, manager.table_name, key, consistent=consistent, schema=schema
     )
     values = response.get("Item")
-    result = ObjectNotFound(cls, primary_id) if values is None else cls._from_stored(values)
+    if values is None:
+        result = ObjectNotFound(cls, primary_id)
+    else:
+        result = cls._from_stored(values, tenant)
     result._add_capacity(capacity.records(capacity.READ, response))
     if context is not None:
         context.remember(manager, tenant, cls, primary_id, result)
@@ -137,8 +180,15 @@ def batch_read(
     ``({id: instance} of those that exist, the responses' ConsumedCapacity entries)``.
 
     More than 100 keys are read as concurrent chunks of 100 (threads in the caller's
-    context). Keys still unprocessed after the retries of every chunk raise one
-    :class:`BatchIncompleteError` carrying all of them.
+    context). When keys stay unprocessed after the retries, or a chunk's request fails
+    (connection refused, a non-retryable error: its cause chained), the other chunks still
+    finish and one :class:`BatchIncompleteError` carries every id not read
+    (``unprocessed``, primary ids, in the order asked) and ``{id: instance}`` of the ids read
+    that exist (``done``); when no id at all was read, the failed request's own error is
+    raised (a missing table stays a ConfigurationError). An item that does not fit its
+    model raises its own error, as a read without fault would. A response holding an item
+    that was not asked for is a :class:`ValidationError` (see
+    :func:`dynamo_bao.transport.batch_get`).
     """
     if not primary_ids:
         return {}, []
@@ -154,30 +204,47 @@ def batch_read(
     def read(chunk: list[dict]) -> tuple[list[dict], list[dict], BatchIncompleteError | None]:
         consumed: list[dict] = []
         try:
-            found = transport.batch_get(client, table, chunk, consumed=consumed, schema=schema)
+            # AttributeValue items: the transport checked their stored keys (tenant included)
+            # against the chunk's; they are decoded below in one core call.
+            found = transport.batch_get(client, table, chunk, consumed=consumed)
             return found, consumed, None
         except BatchIncompleteError as err:
-            return [], consumed, err
+            return list(err.done or ()), consumed, err
 
     items: list[dict] = []
     consumed: list[dict] = []
-    unprocessed: list[dict] = []
+    unread: set[tuple[str, str]] = set()
+    failures: list[BatchIncompleteError] = []
     for chunk_items, chunk_consumed, error in concurrency.map_in_context(read, chunks):
         items.extend(chunk_items)
         consumed.extend(chunk_consumed)
         if error is not None:
-            unprocessed.extend(error.unprocessed or ())
-    if unprocessed:
-        raise BatchIncompleteError(
-            f"{len(unprocessed)} keys stayed unprocessed after retrying", unprocessed=unprocessed
-        )
-    # The items come back as values, in any order: match them to the asked ids by their key.
+            failures.append(error)
+            unread.update(_stored_key(key) for key in error.unprocessed or ())
+    # Items come back in any order: match them to the asked ids by their stored key.
     from_stored = cls._from_stored
-    found = {}
-    for values in items:
-        key = schema.key(values, tenant)
-        found[by_key[key["_pk"]["S"], key["_sk"]["S"]]] = from_stored(values)
+    ids = [by_key[item["_pk"]["S"], item["_sk"]["S"]] for item in items]
+    found = {
+        primary_id: from_stored(values, tenant)
+        for primary_id, values in zip(ids, schema.from_items(items), strict=True)
+    }
+    if failures:
+        not_read = [primary_id for key, primary_id in by_key.items() if key in unread]
+        cause = failures[0].__cause__  # the first failed chunk's (None: left unprocessed)
+        if cause is not None and len(not_read) == len(by_key):
+            raise cause  # nothing read: the ids asked for are what is left
+        why = cause if cause is not None else "unprocessed after retrying"
+        raise BatchIncompleteError(
+            f"{len(not_read)} of {len(by_key)} {cls.__name__} ids were not read: {why}",
+            unprocessed=not_read,
+            done=found,
+        ) from cause
     return found, consumed
+
+
+def _stored_key(key: dict) -> tuple[str, str]:
+    """``(_pk, _sk)`` of a key in AttributeValue form."""
+    return key["_pk"]["S"], key["_sk"]["S"]
 
 
 #: Keys per BatchGetItem request (DynamoDB's limit).
@@ -190,13 +257,14 @@ def find_by_unique_constraint(cls: Any, name: str, value: Any) -> Any:
         raise ConfigurationError(f"Unknown unique constraint '{name}' in {cls.__name__}")
     if value is None or value == "":
         raise ValidationError(f"{constraint.field} value is required", constraint.field)
+    text = unique_text(cls, constraint.field, value)  # as writes key it: str or int only
     manager, tenant = bound(cls)
     batch.check_required(manager)  # before the constraint row is read
-    key = constraint_key(cls, constraint, str(value), tenant)
+    key = constraint_key(cls, constraint, text, tenant)
     response = transport.get_item(manager.client, manager.table_name, key)
     row = response.get("Item")
     if row is None or row.get("relatedModel", {}).get("S") != cls.__name__:
-        missing = ObjectNotFound(cls, str(value))
+        missing = ObjectNotFound(cls, text)
         missing._add_capacity(capacity.records(capacity.READ, response))
         return missing
     # The constraint row's read is not added to the instance: it may be the batch context's
@@ -222,23 +290,55 @@ class QueryResult(capacity.ReadCost):
 DEFAULT_QUERY_LIMIT = 100  # DynamoBao's defaultQueryLimit
 
 
-def _encode_cursor(tenant: str | None, cls: Any, index: str, key: dict) -> str:
-    payload = {"t": tenant, "m": cls.__name__, "i": index, "k": _json_key(key)}
-    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+def _encode_cursor(manager: Any, tenant: str | None, cls: Any, index: str, key: dict) -> str:
+    """The cursor of a LastEvaluatedKey (:mod:`dynamo_bao.cursors`): encrypted and bound to
+    the tenant, model and index, so it reveals neither the tenant nor the key."""
+    model = cursors.model_label(cls)
+    return cursors.encode(manager, "query", tenant, model, index, _json_key(key))
 
 
-def _decode_cursor(cursor: Any, tenant: str | None, cls: Any, index: str) -> dict:
-    """The ExclusiveStartKey of a cursor made by the same tenant, model and index — anything
-    else is a QueryError (a cursor is no way into another tenant's data, DESIGN §6.10)."""
+def _decode_cursor(
+    manager: Any,
+    cursor: Any,
+    tenant: str | None,
+    cls: Any,
+    index: str,
+    names: frozenset[str],
+    partition: tuple[str, str],
+) -> dict:
+    """The ExclusiveStartKey of a cursor made by the same tenant, model and index, checked to
+    be a key of this very query before it is sent: exactly the attributes ``names``, all
+    strings, the partition ``(attribute, value)`` this query sends, and a table key of this
+    model in this tenant. Anything else is the one invalid-cursor QueryError (DESIGN §6.10)."""
+    payload = cursors.decode(manager, "query", tenant, cursors.model_label(cls), index, cursor)
+    if (
+        not isinstance(payload, dict)
+        or payload.keys() != names
+        or not all(isinstance(value, str) for value in payload.values())
+        or payload[partition[0]] != partition[1]
+        or not _is_table_key(cls, tenant, payload["_pk"], payload["_sk"])
+    ):
+        raise cursors.invalid()
+    return {name: {"S": value} for name, value in payload.items()}
+
+
+def _is_table_key(cls: Any, tenant: str | None, pk: str, sk: str) -> bool:
+    """Whether ``_pk``/``_sk`` are the key of an item of this model in this tenant: the primary
+    id read off them must give back exactly this key (core key functions, both cores)."""
+    schema = cls._schema
+    head = core.format_primary_key(tenant, schema.prefix, None)
     try:
-        payload = json.loads(base64.urlsafe_b64decode(str(cursor).encode()))
-        owner = (payload["t"], payload["m"], payload["i"])
-        key = {name: {"S": value} for name, value in payload["k"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise QueryError("invalid cursor") from None
-    if owner != (tenant, cls.__name__, index):
-        raise QueryError("this cursor belongs to another tenant, model or index")
-    return key
+        if schema.partition_key is None:
+            primary_id = sk
+        elif pk.startswith(head + "#"):
+            pk_value = pk[len(head) + 1 :]
+            primary_id = core.format_primary_id(pk_value, sk if schema.sort_key else None)
+        else:
+            return False
+        key = schema.key_from_id(primary_id, tenant)
+    except BaoError:
+        return False
+    return key == {"_pk": {"S": pk}, "_sk": {"S": sk}}
 
 
 def _json_key(key: dict) -> dict:
@@ -272,6 +372,42 @@ def _key_encoder(cls: Any, field_name: str | None) -> Callable[[Any], dict]:
     return lambda value: {
         "S": cls._schema.encode_key_value(field_name, model_field.clean(value))
     }
+
+
+def _sort_key_encoder(cls: Any, field_name: str | None) -> Callable[[Any], dict]:
+    """:func:`_key_encoder` for sort-key operands, which DynamoDB refuses over 1024 bytes."""
+    encode = _key_encoder(cls, field_name)
+
+    def checked(value: Any) -> dict:
+        av = encode(value)
+        text = av["S"]
+        if len(text) * 4 > core.MAX_SORT_KEY_BYTES and (
+            len(text.encode("utf-8")) > core.MAX_SORT_KEY_BYTES
+        ):
+            raise ValidationError(
+                f"{cls.__name__}.{field_name or 'modelPrefix'}: a sort-key operand is longer "
+                f"than DynamoDB's {core.MAX_SORT_KEY_BYTES} bytes",
+                field_name,
+            )
+        return av
+
+    return checked
+
+
+#: DynamoDB's Limit is a 32-bit integer of at least 1.
+MAX_LIMIT = 2**31 - 1
+
+
+def check_limit(limit: Any) -> int | None:
+    """``None`` or a positive int (not a bool) up to :data:`MAX_LIMIT`; anything else is a
+    ValidationError before any request (``"5"``, ``1.5``, ``True``, 0 and -1 included)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(
+            f"limit must be a positive integer (at most {MAX_LIMIT}) or None, got {limit!r:.40}"
+        )
+    return limit
 
 
 def query_by_index(
@@ -328,6 +464,7 @@ def _query(
 
     if direction not in ("ASC", "DESC"):
         raise QueryError(f"direction must be 'ASC' or 'DESC', not {direction!r}")
+    check_limit(limit)
     schema = cls._schema
     builder = ExpressionBuilder()
     pk_field, sk_field = _side(index.partition_key), _side(index.sort_key)
@@ -353,7 +490,7 @@ def _query(
         pk_av = {"S": core.format_gsi_key(tenant, schema.prefix, index.index_id, pk_text)}
         params["IndexName"] = index.index_id
     params["KeyConditionExpression"] = builder.key_condition(
-        pk_attr, pk_av, sk_attr, cond, _key_encoder(cls, sk_field) if cond else None
+        pk_attr, pk_av, sk_attr, cond, _sort_key_encoder(cls, sk_field) if cond else None
     )
     if condition is not None:
         params["FilterExpression"] = builder.add_condition(condition, value_encoder(cls))
@@ -364,7 +501,10 @@ def _query(
     if limit is not None or not count_only:
         params["Limit"] = DEFAULT_QUERY_LIMIT if limit is None else limit
     if start_key is not None:
-        params["ExclusiveStartKey"] = _decode_cursor(start_key, tenant, cls, index_name)
+        names = frozenset({"_pk", "_sk", pk_attr, sk_attr})
+        params["ExclusiveStartKey"] = _decode_cursor(
+            manager, start_key, tenant, cls, index_name, names, (pk_attr, pk_av["S"])
+        )
 
     result = QueryResult()
     while True:
@@ -375,13 +515,15 @@ def _query(
         result.count += response.get("Count", 0)
         if not count_only:
             from_stored = cls._from_stored
-            result.items.extend(from_stored(values) for values in response.get("Items", ()))
+            result.items.extend(
+                from_stored(values, tenant) for values in response.get("Items", ())
+            )
         last = response.get("LastEvaluatedKey")
         if last and count_only and limit is None:
             params["ExclusiveStartKey"] = last  # count every page
             continue
         result.last_evaluated_key = (
-            _encode_cursor(tenant, cls, index_name, last) if last else None
+            _encode_cursor(manager, tenant, cls, index_name, last) if last else None
         )
         if related is not None:
             relations.attach_related(result, related, related_only)

@@ -7,9 +7,13 @@ as Python methods at class creation and at ``init_models``.
 Loading
     ``instance.get_related(name)`` and the generated ``get_<name>()`` return the related
     instance, cached on the instance: the cache entry is keyed by tenant and id, so changing the
-    field (or asking from another tenant) reads again; ``clear_related_cache(name=None)`` drops
-    it. ``instance.load_related_data(names=None)`` and ``load_related=True`` on a query read
-    the related instances of a whole page with one ``batch_find`` per *target model* (not one
+    field reads again; ``clear_related_cache(name=None)`` drops it. Every helper of an instance
+    (``get_related``, ``get_<name>()``, ``query_<x>()``, mapping ``get_<x>()``,
+    ``load_related_data``) runs only in the instance's own tenant (``instance.tenant_id``):
+    under another it raises :class:`~dynamo_bao.exceptions.TenantMismatchError` before any
+    request — also when the answer is cached or the field is empty.
+    ``instance.load_related_data(names=None)`` and ``load_related=True`` on a query read the
+    related instances of a whole page with one ``batch_find`` per *target model* (not one
     read per id), in the caller's tenant. An id whose item is gone yields an
     :class:`~dynamo_bao.query.ObjectNotFound` (falsy, ``exists()`` False, carrying the id), the
     same thing ``find`` returns — DynamoBao returns ``null`` for it in mapping queries; the
@@ -176,11 +180,11 @@ def get_related(instance: Any, field_name: str) -> Any:
     """The related instance of ``field_name`` (cached; read with ``find`` when not)."""
     cls = type(instance)
     field = related_field(cls, field_name)
+    _, tenant = query.bound_to(instance)
     related_id = instance._data.get(field_name)
     if related_id is None:
         return None
     target = _target_model(cls, field)
-    _, tenant = query.bound(target)
     cache = _cache(instance)
     cached = cache.get(field_name)
     if cached is not None and cached[:2] == (tenant, related_id):
@@ -213,13 +217,17 @@ def _field_names(cls: Any, field_names: Iterable[str] | None) -> list[str]:
 def load_related(instances: Sequence[Any], field_names: Iterable[str] | None = None) -> None:
     """Load the related instances of ``field_names`` (all RelatedFields when None) of every
     instance — all of one model class — with one ``batch_find`` per target model, in the
-    current tenant. Entries already cached for this tenant are not read again."""
+    current tenant, which must be every instance's own (else TenantMismatchError before any
+    request). Entries already cached for this tenant are not read again."""
     if not instances:
         return
     cls = type(instances[0])
     names = _field_names(cls, field_names)
     targets = {name: _target_model(cls, cls._fields[name]) for name in names}
     tenant = query.bound(cls)[1]
+    for instance in instances:
+        if instance._tenant != tenant:
+            query.check_tenant(instance, tenant)
     wanted: dict[Any, dict[str, None]] = {}
     for instance in instances:
         cache = _cache(instance)
@@ -423,6 +431,7 @@ def _registered(instance: Any, model_name: str) -> Any:
 def _child_query(child_name: str, index_name: str | None) -> Callable:
     def query_children(self: Any, sk_condition: Any = None, **options: Any) -> Any:
         child = _registered(self, child_name)
+        query.bound_to(self)  # this instance's children: only in its own tenant
         if index_name is None:
             return child.query_by_primary_key(self.primary_id, sk_condition, **options)
         return child.query_by_index(index_name, self.primary_id, sk_condition, **options)
@@ -443,6 +452,7 @@ def _mapped_targets(mapping_name: str, index_name: str | None, target: str) -> C
         start_key: str | None = None,
     ) -> Any:
         mapping = _registered(self, mapping_name)
+        query.bound_to(self)  # this instance's targets: only in its own tenant
         return get_related_objects_via_map(
             mapping, index_name, self.primary_id, target, map_sk_condition, limit, direction,
             start_key,

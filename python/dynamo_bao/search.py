@@ -17,7 +17,11 @@ ANDed or ORed, and read the matching items. Decisions where DynamoBao differs or
 * Terms are a list of strings or one query string, split like DynamoBao's
   ``tokenizeSearchQuery`` (whitespace; ``"quoted phrases"`` kept whole; an unmatched quote
   takes the rest of the string). Terms are normalised like the stored text; terms shorter
-  than ``minTermLength`` are dropped, repeats are dropped.
+  than ``minTermLength`` are dropped, repeats are dropped. At most :data:`MAX_TERMS` (50)
+  distinct terms remain, and the whole FilterExpression (terms and a ``_searchText`` filter)
+  must fit DynamoDB's 4 KB: more is a :class:`ValidationError` before any request (DynamoBao
+  sent thousands and got a server error). Filter operands, also those applied to the items
+  read, are encoded before the first request, so a bad one is refused up front.
 * **Bounded fan-out** (DynamoBao could send 5000 Queries in one call, spec §11.24). A call
   works in rounds: each round queries one page (``Limit=batch_size``) of each of up to
   ``concurrency`` unfinished buckets, lowest bucket first, concurrently through
@@ -31,10 +35,13 @@ ANDed or ORed, and read the matching items. Decisions where DynamoBao differs or
   cursor stays small, holds no ids to hydrate (a forged cursor cannot make us read arbitrary
   items, spec §11.7) and every match is returned exactly once. Only the items returned are
   read with BatchGetItem.
-* **The cursor** is an opaque string bound to the tenant (as a hash, so it does not reveal the
-  tenant id), the model prefix, the normalised query (terms, operator, search settings and
-  filter, hashed) and the scope (all buckets, or the one of ``search_bucket``). Using it under
-  another tenant, model, query or scope is a :class:`QueryError`.
+* **The cursor** is made by :mod:`dynamo_bao.cursors` (encrypted and authenticated): it
+  reveals neither the tenant nor the ids it holds, and is bound to the tenant, the model, the
+  normalised query (terms, operator, search settings and filter, hashed) and the scope (all
+  buckets, or the one of ``search_bucket``). Using it under another tenant, model, query or
+  scope, changed in any way, or (without ``cursors.secret``) in another process, is the one
+  invalid-cursor :class:`QueryError`, before any request. Decoded positions must be ids of the
+  model in the tenant, each in its own bucket of the scope.
 * ``filter`` (the dict DSL) is ANDed with the search predicate. A filter on ``_searchText``
   only is sent with the query; a filter naming other fields (which the index does not
   project) is applied to the items read, with DynamoDB's semantics
@@ -46,7 +53,6 @@ ANDed or ORed, and read the matching items. Decisions where DynamoBao differs or
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -56,8 +62,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import capacity
-from .exceptions import ConfigurationError, QueryError, ValidationError
+from . import capacity, core, cursors
+from .exceptions import BaoError, ConfigurationError, ValidationError
 
 __all__ = [
     "SEARCH_TEXT_ATTRIBUTE",
@@ -79,6 +85,11 @@ SEARCH_INDEX_NAME = "iter_search_index"
 #: Default cap on the Query requests of one search call (all buckets together).
 DEFAULT_MAX_QUERIES = 100
 MAX_QUERIES_LIMIT = 1000
+#: Distinct terms per search: each is one ``contains()`` of the FilterExpression, which
+#: DynamoDB caps at 4 KB of text (and 300 operators); 50 terms take about 1.3 KB.
+MAX_TERMS = 50
+#: DynamoDB's limit on the text of one expression.
+MAX_EXPRESSION_BYTES = 4096
 _CONFIG_KEYS = ("fields", "caseSensitive", "minTermLength", "dedupe")
 
 
@@ -281,7 +292,12 @@ def _terms(cls: Any, terms: Any) -> list[str]:
     kept = [term for term in normalised if term and len(term) >= min_length]
     if not kept:
         raise ValidationError("search_all requires at least one non-empty term.")
-    return list(dict.fromkeys(kept))
+    words = list(dict.fromkeys(kept))
+    if len(words) > MAX_TERMS:
+        raise ValidationError(
+            f"a search takes at most {MAX_TERMS} distinct terms, got {len(words)}"
+        )
+    return words
 
 
 def _check_limit(limit: Any) -> int | None:
@@ -306,9 +322,10 @@ def _search(
     max_queries: int,
 ) -> SearchResult:
     from . import concurrency as threads
-    from .expressions import iter_fields
+    from .expressions import ExpressionBuilder, iter_fields
     from .iteration import (
         MAX_CONCURRENCY,
+        check_operands,
         check_positive_int,
         matches,
         parse_item_filter,
@@ -337,9 +354,10 @@ def _search(
     encode = value_encoder(cls)
     manager, tenant = bound(cls)
 
-    query_hash = query_digest(cls.search_config, words, operator, condition)
-    owner = {"m": cls._schema.prefix, "t": _tenant_digest(tenant), "q": query_hash, "s": scope}
-    positions, done = _decode_cursor(cursor, owner) if cursor is not None else ({}, set())
+    bound_to = [query_digest(cls.search_config, words, operator, condition), scope]
+    positions, done = ({}, set()) if cursor is None else _decode_cursor(
+        manager, cls, tenant, bound_to, cursor
+    )
 
     def add_filter(builder: Any) -> str:
         name = builder.name(SEARCH_TEXT_ATTRIBUTE, "st")
@@ -353,6 +371,17 @@ def _search(
         if server_condition is None:
             return predicate
         return f"{builder.add_condition(server_condition, encode)} AND {predicate}"
+
+    # The filter once before any request: its operands are encoded (a bad one is refused
+    # here) and its text measured against DynamoDB's limit.
+    expression = add_filter(ExpressionBuilder())
+    if len(expression.encode("utf-8")) > MAX_EXPRESSION_BYTES:
+        raise ValidationError(
+            f"the search's filter expression is {len(expression.encode('utf-8'))} bytes long; "
+            f"DynamoDB allows at most {MAX_EXPRESSION_BYTES}: use fewer terms or a smaller filter"
+        )
+    if client_condition is not None:
+        check_operands(client_condition, encode)
 
     def one_page(bucket: int) -> Any:
         start = positions.get(bucket)
@@ -418,9 +447,9 @@ def _search(
 
     next_cursor = None
     if any(b not in done for b in scope):
-        next_cursor = _encode_cursor(owner, positions, done)
+        next_cursor = _encode_cursor(manager, cls, tenant, bound_to, positions, done)
     return SearchResult(
-        items=instances_of(cls, found), cursor=next_cursor, consumed_capacity=capacities
+        items=instances_of(cls, found, tenant), cursor=next_cursor, consumed_capacity=capacities
     )
 
 
@@ -461,53 +490,55 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _tenant_digest(tenant: str | None) -> str | None:
-    return None if tenant is None else _digest({"tenant": tenant})
-
-
-def _encode_cursor(owner: dict, positions: dict[int, str], done: set[int]) -> str:
+def _encode_cursor(
+    manager: Any, cls: Any, tenant: str | None, bound: list,
+    positions: dict[int, str], done: set[int],
+) -> str:
+    """The cursor of a search's state (:mod:`dynamo_bao.cursors`), bound to the tenant, the
+    model and ``bound`` (the query digest and the scope)."""
     payload = {
-        "v": 1,
-        **owner,
         "p": {str(b): primary_id for b, primary_id in sorted(positions.items())},
         "x": sorted(done),
     }
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return cursors.encode(manager, "search", tenant, cursors.model_label(cls), bound, payload)
 
 
-def _decode_cursor(cursor: Any, owner: dict) -> tuple[dict[int, str], set[int]]:
-    """Positions and finished buckets of a cursor made for this very search, else QueryError."""
-    if not isinstance(cursor, str) or not cursor:
-        raise QueryError("Invalid cursor: expected the cursor string of a previous search")
+def _decode_cursor(
+    manager: Any, cls: Any, tenant: str | None, bound: list, cursor: Any
+) -> tuple[dict[int, str], set[int]]:
+    """Positions and finished buckets of a cursor made for this very search: buckets of its
+    scope, each position a primary id of this model in this tenant that lies in its bucket;
+    anything else is the one invalid-cursor QueryError."""
+    payload = cursors.decode(manager, "search", tenant, cursors.model_label(cls), bound, cursor)
+    scope = set(bound[1])
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if payload["v"] != 1:
-            raise ValueError("unknown version")
-        positions = {int(b): str(i) for b, i in payload["p"].items()}
-        done = {int(b) for b in payload["x"]}
-        scope = [int(b) for b in payload["s"]]
-        model, tenant, query = payload["m"], payload["t"], payload["q"]
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise QueryError(f"Invalid cursor: {err}") from None
-    if model != owner["m"]:
-        raise QueryError(f'Cursor was generated for model "{model}", not "{owner["m"]}".')
-    if tenant != owner["t"]:
-        raise QueryError(
-            "Cursor was generated under another tenant. Cursors are tenant-scoped."
-        )
-    if query != owner["q"]:
-        raise QueryError(
-            "Cursor was generated for a different query (terms, operator, filter or search "
-            "settings differ)."
-        )
-    if scope != owner["s"]:
-        raise QueryError(
-            "Cursor scope mismatch: it was generated by "
-            + ("search_all" if len(scope) > 1 else f"search_bucket({scope})")
-            + ", not by this call."
-        )
-    if not (set(positions) | done) <= set(scope) or set(positions) & done:
-        raise QueryError("Invalid cursor: bucket positions outside its scope")
+        if not isinstance(payload, dict) or payload.keys() != {"p", "x"}:
+            raise ValueError
+        raw_positions, raw_done = payload["p"], payload["x"]
+        if not isinstance(raw_positions, dict) or not isinstance(raw_done, list):
+            raise ValueError
+        positions = {_bucket(b, scope): primary_id for b, primary_id in raw_positions.items()}
+        done = {_bucket(b, scope) for b in raw_done}
+        if len(done) != len(raw_done) or len(positions) != len(raw_positions) or (
+            done & set(positions)
+        ):
+            raise ValueError
+        schema = cls._schema
+        for bucket, primary_id in positions.items():
+            if not isinstance(primary_id, str):
+                raise ValueError
+            schema.key_from_id(primary_id, tenant)  # an id of this model (raises if not)
+            if core.iteration_bucket(primary_id, schema.iteration_buckets) != bucket:
+                raise ValueError
+    except (ValueError, TypeError, BaoError):
+        raise cursors.invalid() from None
     return positions, done
+
+
+def _bucket(value: Any, scope: set[int]) -> int:
+    """A bucket number of a cursor (a JSON key is its canonical decimal text) in the scope."""
+    if isinstance(value, str) and value.isdecimal() and value == str(int(value)):
+        value = int(value)
+    if type(value) is not int or value not in scope:
+        raise ValueError
+    return value

@@ -14,16 +14,31 @@ client with :mod:`dynamo_bao.wire` installed (``init_models`` installs it unless
 reads the response body; otherwise botocore does both. Reads given a model ``schema`` return
 model value dicts in ``Item`` / ``Items`` / ``Responses`` on either path, so the layers above
 never see which one ran.
+
+A 2xx body that cannot be read is a :class:`ValidationError` on either path, never a raw
+``AttributeError``/``TypeError`` nor a silently empty answer. On the boto3 path (decisions):
+an exception raised inside botocore's parser (``{"Item": "x"}``) becomes that
+ValidationError, chained; a ``Count``/``ScannedCount`` that is not an integer is refused; and
+because botocore reads a body that is not JSON as an empty answer (an item "not found", an
+empty page), :func:`send` keeps a reference to the raw 2xx body of its own calls — a
+``before-parse`` handler registered once on the client, which only reads — and checks it is
+a JSON object whenever botocore's answer came back empty (the only case where that is hidden;
+real answers are not parsed twice). Items that do not fit their model are the core's
+ValidationError naming the item (:meth:`Schema.from_item`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import random
 import time
+import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -34,7 +49,13 @@ from botocore.config import Config
 
 from . import table as table_def
 from . import wire
-from .exceptions import BaoError, BatchIncompleteError, ConditionalError, ConfigurationError
+from .exceptions import (
+    BaoError,
+    BatchIncompleteError,
+    ConditionalError,
+    ConfigurationError,
+    ValidationError,
+)
 
 __all__ = [
     "AWS_ERRORS",
@@ -438,10 +459,94 @@ def send(client: Any, operation: str, params: dict[str, Any], schema: Any = None
     them. botocore's exceptions propagate (callers translate them)."""
     if wire.installed(client):
         return wire.call(client, operation, params, schema)
-    response = getattr(client, _METHODS[operation])(**params)
+    if client not in _watched:
+        _watch(client)
+    reading = _Reading(operation)
+    token = _READING.set(reading)
+    try:
+        response = getattr(client, _METHODS[operation])(**params)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as err:
+        if isinstance(err, BaoError) or not _raised_in_parser(err):
+            raise
+        raise ValidationError(
+            f"invalid DynamoDB response to {operation}: botocore could not read it "
+            f"({type(err).__name__}: {err})"
+        ) from err
+    finally:
+        _READING.reset(token)
+    _check_read(operation, response, reading.body)
     if schema is not None:
         _to_values(response, schema)
     return response
+
+
+class _Reading:
+    """The raw 2xx body of the boto3-path call :func:`send` is making (see
+    :func:`_keep_body`)."""
+
+    __slots__ = ("operation", "body")
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.body: bytes | None = None
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("dynamo_bao_boto3_reading", default=None)
+_watched: weakref.WeakSet = weakref.WeakSet()
+_KEEP_BODY_ID = "dynamo_bao.transport.keep-body"
+
+
+def _keep_body(operation_model: Any, response_dict: dict, **_: Any) -> None:
+    """``before-parse`` on the boto3 path: remember the 2xx body of our own call (botocore
+    emits every event of a call on the calling thread, so the context variable is the
+    call's)."""
+    reading = _READING.get()
+    if (
+        reading is not None
+        and reading.operation == operation_model.name
+        and 200 <= response_dict.get("status_code", 0) < 300
+    ):
+        reading.body = response_dict.get("body")
+
+
+def _watch(client: Any) -> None:
+    events = getattr(getattr(client, "meta", None), "events", None)
+    # Older botocore emits no before-parse (and a stand-in client may have no events): then
+    # there is nothing to remember.
+    if wire.AVAILABLE and events is not None:
+        events.register_last("before-parse", _keep_body, unique_id=_KEEP_BODY_ID)
+    _watched.add(client)
+
+
+def _raised_in_parser(err: BaseException) -> bool:
+    """Whether ``err`` was raised inside botocore's response parser (a body of the wrong
+    shape), not by a caller's event handler."""
+    tb = err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == "botocore.parsers":
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _check_read(operation: str, response: dict, body: Any) -> None:
+    """What botocore's parser lets through unchecked: counts of another type, and a body that
+    is not JSON, which it reads as an empty answer."""
+    for name in ("Count", "ScannedCount"):
+        value = response.get(name)
+        if value is not None and type(value) is not int:
+            raise ValidationError(
+                f"invalid DynamoDB response to {operation}: {name} must be an integer"
+            )
+    if body and len(response) <= 1 and response.keys() <= {"ResponseMetadata"}:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        if type(doc) is not dict:
+            raise ValidationError(
+                f"invalid DynamoDB response to {operation}: the body is not a JSON object"
+            )
 
 
 def _to_values(response: dict, schema: Any) -> None:
@@ -545,7 +650,10 @@ def get_item(
 
 
 def update_item(client: Any, table: str, **params: Any) -> dict:
-    """UpdateItem with the caller's expressions; a failed condition is ConditionalError."""
+    """UpdateItem with the caller's expressions; a failed condition is ConditionalError,
+    chained to botocore's error: :func:`retry_attempts` says whether a re-sent attempt got it,
+    :func:`failed_condition_item` gives the stored item when the request asked for
+    ``ReturnValuesOnConditionCheckFailure``."""
     with aws_errors("writing an item", table=table):
         response = send(
             client,
@@ -556,7 +664,8 @@ def update_item(client: Any, table: str, **params: Any) -> dict:
 
 
 def delete_item(client: Any, table: str, **params: Any) -> dict:
-    """DeleteItem; a failed condition is ConditionalError."""
+    """DeleteItem; a failed condition is ConditionalError (chained, as for
+    :func:`update_item`)."""
     with aws_errors("deleting an item", table=table):
         response = send(
             client,
@@ -600,29 +709,140 @@ def _is_missing_index(err: bexc.ClientError) -> bool:
     return code == "ResourceNotFoundException" and "index" in message
 
 
-def transact_write(client: Any, items: list[dict]) -> tuple[dict | None, list[str] | None]:
-    """TransactWriteItems. Returns ``(response, None)``, or ``(None, reason codes)`` when the
-    transaction was cancelled, so the caller can say which part failed."""
-    try:
-        response = send(
-            client,
-            "TransactWriteItems",
-            {"TransactItems": items, "ReturnConsumedCapacity": _CAPACITY},
-        )
-        return _metered("write", response), None
-    except bexc.ClientError as err:
-        if _error_code(err) != "TransactionCanceledException":
+#: Cancellation reasons that another try may cure (DynamoDB's CancellationReason codes).
+_TRANSIENT_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+#: Whole-request errors of a transaction that outlasted botocore's own retries and another try
+#: may cure (the same token still in flight; throttling).
+_TRANSIENT_TRANSACTION_ERRORS = _THROTTLING_CODES | {"TransactionInProgressException"}
+#: Tries of one transaction (the first included) and the cap of the jittered backoff between.
+TRANSACT_TRIES = 5
+TRANSACT_BACKOFF_CAP = 1.0
+
+
+@dataclass
+class Cancelled:
+    """A transaction DynamoDB cancelled, as it explained it.
+
+    ``reasons``: one ``{"Code", "Message"[, "Item"]}`` per action, in order (``Item``, in
+    botocore's AttributeValue form, where the action asked for
+    ``ReturnValuesOnConditionCheckFailure``); ``error``: the botocore ClientError of the last
+    try, to chain; ``retried``: some request of this write was re-sent after an attempt whose
+    outcome is unknown (botocore's retries; a try answered ``TransactionInProgressException``),
+    so an earlier one may have been applied — the cancellation may be of a repeat of the
+    caller's own, already applied, write. (A cancelled try applied nothing: trying again after
+    a conflict does not count.)"""
+
+    reasons: list[dict]
+    error: Exception
+    retried: bool
+
+
+def retry_attempts(err: Exception) -> int:
+    """How many times botocore re-sent the request whose answer ``err`` is (0: the first
+    attempt answered). Read from ``err`` or, for a translated error, its ``__cause__``."""
+    for candidate in (err, err.__cause__):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
+    return 0
+
+
+def failed_condition_item(err: Exception) -> dict | None:
+    """The stored item a ConditionalCheckFailedException carried (the request asked for
+    ``ReturnValuesOnConditionCheckFailure="ALL_OLD"`` and the item exists), AttributeValues
+    as botocore parsed them on either wire path; else None."""
+    for candidate in (err, err.__cause__):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            item = response.get("Item")
+            return item if isinstance(item, dict) else None
+    return None
+
+
+def transact_write(
+    client: Any,
+    items: list[dict],
+    *,
+    token: str | None = None,
+    sleep: Callable[[float], Any] | None = None,
+    tries: int = TRANSACT_TRIES,
+) -> tuple[dict | None, Cancelled | None]:
+    """TransactWriteItems of one logical write. Returns ``(response, None)``, or
+    ``(None, Cancelled)`` when DynamoDB cancelled it for a reason retries did not cure, so the
+    caller can say which part failed and why.
+
+    Decisions:
+
+    * Every request carries a ``ClientRequestToken`` (``token``, else a fresh uuid4), the same
+      on all of botocore's re-sends of one try (botocore re-sends the same body): DynamoDB then
+      applies the transaction at most once within its 10-minute idempotency window and answers
+      a repeat with the first success. (Same token, same parameters: never
+      IdempotentParameterMismatch.) A try after ``TransactionInProgressException`` or
+      throttling keeps the token (an attempt of it may still land). A try after a
+      *cancellation* gets a fresh token: with the token, a cancelled answer means no attempt of
+      that try was applied (an applied one would have made the repeat a success), so a new
+      token cannot apply it twice — and DynamoDB does not document whether a token's
+      cancelled outcome is replayed, which would make the same token's tries pointless.
+    * A cancellation whose reasons are all conflicts or throttling (``TransactionConflict``,
+      ``ThrottlingError``, ``ProvisionedThroughputExceeded``; ``None`` for the actions that did
+      not fail) and the errors in ``_TRANSIENT_TRANSACTION_ERRORS`` are tried again, ``tries``
+      times in all, after full-jitter exponential backoff (50 ms doubling, capped at
+      ``TRANSACT_BACKOFF_CAP`` s; ``sleep`` is injectable for tests). Any other reason — a
+      failed condition above all — is returned at once.
+    """
+    params = {
+        "TransactItems": items,
+        "ClientRequestToken": token or str(uuid.uuid4()),
+        "ReturnConsumedCapacity": _CAPACITY,
+    }
+    retried = False
+    for attempt in range(max(1, tries)):
+        last = attempt + 1 >= max(1, tries)
+        try:
+            response = send(client, "TransactWriteItems", params)
+        except bexc.ClientError as err:
+            retried = retried or retry_attempts(err) > 0
+            code = _error_code(err)
+            if code == "TransactionCanceledException":
+                reasons = _cancellation_reasons(err)
+                codes = {str(reason.get("Code", "None")) for reason in reasons} - {"None"}
+                if not last and codes and codes <= _TRANSIENT_REASONS:
+                    _transaction_backoff(sleep, attempt)
+                    params["ClientRequestToken"] = str(uuid.uuid4())  # see Decisions
+                    continue
+                return None, Cancelled(reasons, err, retried)
+            if not last and code in _TRANSIENT_TRANSACTION_ERRORS:
+                retried = True  # an in-flight or throttled try may still be applied
+                _transaction_backoff(sleep, attempt)
+                continue
             raise translate_error(err, "writing a transaction") from err
-        reasons = err.response.get("CancellationReasons") or []
-        codes = [str(reason.get("Code", "None")) for reason in reasons]
-        if not codes:
-            # Older servers only list the reasons in the message: "[ConditionalCheckFailed, None]".
-            message = str(err.response.get("Error", {}).get("Message", ""))
-            start, end = message.rfind("["), message.rfind("]")
-            codes = [c.strip() for c in message[start + 1 : end].split(",")] if start >= 0 else []
-        return None, codes
-    except bexc.BotoCoreError as err:
-        raise translate_error(err, "writing a transaction") from err
+        except bexc.BotoCoreError as err:
+            raise translate_error(err, "writing a transaction") from err
+        return _metered("write", response), None
+    raise AssertionError("unreachable")  # the last try returns or raises
+
+
+#: What the tries of a transaction wait with, unless the caller gives ``sleep`` (tests swap it).
+_transaction_sleep: Callable[[float], Any] = time.sleep
+
+
+def _transaction_backoff(sleep: Callable[[float], Any] | None, attempt: int) -> None:
+    (sleep or _transaction_sleep)(random.uniform(0, min(TRANSACT_BACKOFF_CAP, 0.05 * 2**attempt)))
+
+
+def _cancellation_reasons(err: bexc.ClientError) -> list[dict]:
+    """The CancellationReasons of a TransactionCanceledException; from its message on servers
+    that only list the codes there ("... [ConditionalCheckFailed, None]")."""
+    reasons = err.response.get("CancellationReasons") or []
+    if reasons:
+        return [dict(reason) for reason in reasons if isinstance(reason, dict)]
+    message = str(err.response.get("Error", {}).get("Message", ""))
+    start, end = message.rfind("["), message.rfind("]")
+    if start < 0 or end < start:
+        return []
+    return [{"Code": code.strip()} for code in message[start + 1 : end].split(",") if code.strip()]
 
 
 def _batch_until_done(
@@ -638,12 +858,16 @@ def _batch_until_done(
     consumed: list | None,
     schema: Any = None,
     on_response: Callable[[dict], None] | None = None,
-) -> dict:
+) -> tuple[dict, BaoError | None]:
     """Send one BatchGetItem / BatchWriteItem of ``pending`` and send again what DynamoDB left
     unprocessed — also throttling that outlasted botocore's own retries — with jittered
-    exponential backoff. Returns what is still pending after the last retry (``{}`` when all
-    was done). Each response goes to ``on_response``; its ConsumedCapacity entries to
-    ``consumed`` when given."""
+    exponential backoff. Each response goes to ``on_response``; its ConsumedCapacity entries
+    to ``consumed`` when given.
+
+    Returns ``(what is still pending, None)`` — ``({}, None)`` when all was done — or, when a
+    request failed (a connection error, a non-retryable error, a response that could not be
+    read), ``(what that request carried, the dynamo-bao error chaining the original)``: the
+    caller reports it as not done, so a failure part-way never loses the rest."""
     for attempt in range(_BATCH_RETRIES + 1):
         try:
             response = send(
@@ -654,10 +878,10 @@ def _batch_until_done(
             )
         except bexc.ClientError as err:
             if _error_code(err) not in _THROTTLING_CODES:
-                raise translate_error(err, action, table=table) from err
+                return pending, _chained(translate_error(err, action, table=table), err)
             response = {unprocessed_member: pending}  # nothing was done: all of it again
-        except bexc.BotoCoreError as err:
-            raise translate_error(err, action, table=table) from err
+        except Exception as err:  # noqa: BLE001 - any failure of the request: report, lose nothing
+            return pending, _chained(translate_error(err, action, table=table), err)
         _metered(kind, response)
         if consumed is not None:
             consumed.extend(entry for entry in _as_list(response.get("ConsumedCapacity")) if entry)
@@ -665,10 +889,28 @@ def _batch_until_done(
             on_response(response)
         pending = response.get(unprocessed_member) or {}
         if not pending:
-            return {}
+            return {}, None
         if attempt < _BATCH_RETRIES:
             (sleep or time.sleep)(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-    return pending
+    return pending, None
+
+
+def _chained(error: BaoError, cause: Exception) -> BaoError:
+    """``error`` with ``cause`` as its ``__cause__`` (as ``raise error from cause`` would)."""
+    if error is not cause:
+        error.__cause__ = cause
+    return error
+
+
+def _key_of(item: Any) -> tuple[str, str] | None:
+    """``(_pk, _sk)`` of an item or key in AttributeValue form; None when it has none."""
+    if isinstance(item, dict):
+        pk, sk = item.get("_pk"), item.get("_sk")
+        if isinstance(pk, dict) and isinstance(sk, dict):
+            pk, sk = pk.get("S"), sk.get("S")
+            if isinstance(pk, str) and isinstance(sk, str):
+                return pk, sk
+    return None
 
 
 def batch_get(
@@ -681,38 +923,67 @@ def batch_get(
     schema: Any = None,
 ) -> list:
     """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys — and throttling
-    that outlasted botocore's retries — are retried with jittered exponential backoff; what is
-    still unread raises :class:`BatchIncompleteError` carrying those keys (and those of the
-    chunks not sent yet) — never silently dropped (DESIGN §6.7). Each response's
-    ConsumedCapacity entries are appended to ``consumed`` when it is given. With ``schema``
-    the items are that model's values."""
+    that outlasted botocore's retries — are retried with jittered exponential backoff. When
+    keys stay unread, or a request fails (its cause chained), :class:`BatchIncompleteError`
+    carries every key not read (``unprocessed``: those of the failed or unfinished chunk and
+    of the chunks not sent yet) and the items read so far (``done``), in AttributeValue form —
+    never silently dropped (DESIGN §6.7). Each response's ConsumedCapacity entries are
+    appended to ``consumed`` when it is given. With ``schema`` the items returned are that
+    model's values.
+
+    Decisions:
+
+    * A response holding an item whose ``_pk``/``_sk`` was not asked for in that request is a
+      :class:`ValidationError` and none of the response is used: a server (or anything in
+      between) must never hand an item of another key — of another tenant — to the caller.
+      Items come back in AttributeValue form to be checked by their stored key (the only
+      place the tenant is), then ``schema`` decodes them in one core call.
+    """
     items: list[dict] = []
-
-    def collect(response: dict) -> None:
-        items.extend(response.get("Responses", {}).get(table, []))
-
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
-        left = _batch_until_done(
+        chunk = keys[start : start + _BATCH_GET_LIMIT]
+        left, error = _batch_until_done(
             client,
             "BatchGetItem",
             table,
-            {table: {"Keys": keys[start : start + _BATCH_GET_LIMIT]}},
+            {table: {"Keys": chunk}},
             unprocessed_member="UnprocessedKeys",
             kind="read",
             action="reading a batch of items",
             sleep=sleep,
             consumed=consumed,
-            schema=schema,
-            on_response=collect,
+            on_response=_collector(table, {_key_of(key) for key in chunk}, items),
         )
-        if left:
-            unread = left[table]["Keys"] + keys[start + _BATCH_GET_LIMIT :]
+        if left or error is not None:
+            unread = list(left.get(table, {}).get("Keys", ())) + keys[start + _BATCH_GET_LIMIT :]
+            why = error if error is not None else f"unprocessed after {_BATCH_RETRIES} retries"
             raise BatchIncompleteError(
-                f"{len(unread)} of {len(keys)} keys were not read: unprocessed after "
-                f"{_BATCH_RETRIES} retries",
+                f"{len(unread)} of {len(keys)} keys were not read: {why}",
                 unprocessed=unread,
-            )
-    return items
+                done=items,
+            ) from error
+    return items if schema is None else schema.from_items(items)
+
+
+def _collector(table: str, asked: set, items: list) -> Callable[[dict], None]:
+    """A BatchGetItem response handler adding the table's items to ``items``, after checking
+    that each one's key is among ``asked``."""
+
+    def collect(response: dict) -> None:
+        responses = response.get("Responses") or {}
+        got = responses.get(table, []) if isinstance(responses, dict) else None
+        if not isinstance(got, list):
+            raise ValidationError("the BatchGetItem response is malformed: no list of items")
+        for item in got:
+            if _key_of(item) not in asked:
+                # The key is not shown: it may be another tenant's.
+                raise ValidationError(
+                    "the BatchGetItem response holds an item that was not requested; "
+                    "nothing of it is used"
+                )
+        items.extend(got)
+
+    return collect
 
 
 _BATCH_WRITE_LIMIT = 25
@@ -728,13 +999,26 @@ def batch_write(
 ) -> None:
     """BatchWriteItem of PutRequests for any number of items (chunks of 25, DynamoDB's limit).
     Unprocessed items — and throttling that outlasted botocore's retries — are retried with
-    jittered exponential backoff; what is still unwritten raises :class:`BatchIncompleteError`
-    carrying those items (and those of the chunks not sent yet; earlier chunks stay written:
-    a batch write is not a transaction). Each response's ConsumedCapacity entries are appended
-    to ``consumed`` when given."""
+    jittered exponential backoff. Each response's ConsumedCapacity entries are appended to
+    ``consumed`` when given.
+
+    When items stay unwritten, or a request fails part-way (connection refused, a
+    non-retryable error, a response lost or unreadable: its cause chained),
+    :class:`BatchIncompleteError` carries in ``unprocessed`` every item not known to be
+    written — those of the failed or unfinished chunk and of the chunks not sent yet — and in
+    ``done`` the items written (earlier chunks stay written: a batch write is not a
+    transaction).
+
+    Decisions:
+
+    * The items of a request that failed are reported as not done although they may have
+      been written (its outcome is unknown when the connection broke or botocore had
+      retried it): a put of the same item again is harmless, a lost item is not.
+    """
+    written: list[dict] = []
     for start in range(0, len(items), _BATCH_WRITE_LIMIT):
         chunk = items[start : start + _BATCH_WRITE_LIMIT]
-        left = _batch_until_done(
+        left, error = _batch_until_done(
             client,
             "BatchWriteItem",
             table,
@@ -745,14 +1029,26 @@ def batch_write(
             sleep=sleep,
             consumed=consumed,
         )
-        if left:
-            unwritten = [request["PutRequest"]["Item"] for request in left[table]]
-            unwritten += items[start + _BATCH_WRITE_LIMIT :]
-            raise BatchIncompleteError(
-                f"{len(unwritten)} of {len(items)} items were not written: unprocessed after "
-                f"{_BATCH_RETRIES} retries (the others were; a batch write is not a transaction)",
-                unprocessed=unwritten,
+        if not left and error is None:
+            written.extend(chunk)
+            continue
+        unwritten = [request["PutRequest"]["Item"] for request in left.get(table, ())]
+        not_done = {_key_of(item) for item in unwritten}
+        written.extend(item for item in chunk if _key_of(item) not in not_done)
+        unwritten += items[start + _BATCH_WRITE_LIMIT :]
+        if error is None:
+            why = f"unprocessed after {_BATCH_RETRIES} retries"
+        else:
+            why = (
+                f"{error}; the {len(not_done)} items of the failed request may have been "
+                "written: putting them again is safe"
             )
+        raise BatchIncompleteError(
+            f"{len(unwritten)} of {len(items)} items were not written ({len(written)} were: "
+            f"a batch write is not a transaction): {why}",
+            unprocessed=unwritten,
+            done=written,
+        ) from error
 
 
 def _as_list(consumed: Any) -> list:

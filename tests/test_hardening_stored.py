@@ -341,6 +341,9 @@ MALFORMED = [
     ("Count", b'{"Count": "x", "ScannedCount": 0}'),
     ("Count", b'{"Count": 1.5}'),
     ("Count", b"not json"),
+    ("Iterate", b'{"Items": [{}], "Count": 1}'),
+    ("Iterate", b'{"Items": [{"_iter_sk": {"N": "1"}}], "Count": 1}'),
+    ("Iterate", b'{"Items": [], "Count": 0, "LastEvaluatedKey": {"_pk": {"S": "x"}}}'),
 ]
 
 
@@ -355,8 +358,9 @@ def test_a_200_body_that_cannot_be_read_is_a_validation_error(manager, tenant, o
         "Query": lambda: Stray.query_by_index("byTeam", "red"),
         "BatchGetItem": lambda: Stray.batch_find([stray_id]),
         "Count": lambda: Stray.count(),
+        "Iterate": lambda: list(Stray.iterate_all()),
     }
-    sent_as = "Query" if operation == "Count" else operation
+    sent_as = "Query" if operation in ("Count", "Iterate") else operation
     with answered_with(manager.client, sent_as, body), pytest.raises(BaoError) as info:
         reads[operation]()
     # A batch read reports what it could not read (BatchIncompleteError) with the cause.

@@ -185,13 +185,29 @@ def query_page(
     if start_key is not None:
         params["ExclusiveStartKey"] = start_key
     response = transport.query(manager.client, manager.table_name, **params)
-    ids = [item[ITERATION_SK_ATTRIBUTE]["S"] for item in response.get("Items", ())]
+    ids = [index_row_id(item) for item in response.get("Items", ())]
+    last_key = response.get("LastEvaluatedKey") or None
+    if last_key is not None:
+        index_row_id(last_key)  # search resumes from it: the same shape is required
     return Page(
         ids=ids,
-        last_key=response.get("LastEvaluatedKey") or None,
+        last_key=last_key,
         count=int(response.get("Count", 0)),
         capacity=response.get("ConsumedCapacity") or {},
     )
+
+
+def index_row_id(row: Any) -> str:
+    """The primary id an iteration-index row (or LastEvaluatedKey) holds in ``_iter_sk``; a
+    row without one is a malformed answer, refused as a :class:`ValidationError`."""
+    value = row.get(ITERATION_SK_ATTRIBUTE) if isinstance(row, dict) else None
+    text = value.get("S") if isinstance(value, dict) else None
+    if not isinstance(text, str):
+        raise ValidationError(
+            f"the {ITERATION_INDEX_NAME} answer holds a row without a string "
+            f"{ITERATION_SK_ATTRIBUTE}: the response is malformed"
+        )
+    return text
 
 
 def read_items(

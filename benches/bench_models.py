@@ -55,5 +55,5 @@ def bench_create_request(measure, competitor: str) -> None:
 @pytest.mark.parametrize("competitor", list(MODELS))
 def bench_page_to_instances(measure, competitor: str) -> None:
     cls = MODELS[competitor]
-    out = measure(competitor, instances_of, cls, MEDIUM_PAGE, values=35 * PAGE_SIZE)
-    assert len(out) == PAGE_SIZE and out[0].user_id
+    out = measure(competitor, instances_of, cls, MEDIUM_PAGE, TENANT, values=35 * PAGE_SIZE)
+    assert len(out) == PAGE_SIZE and out[0].user_id and out[0].tenant_id == TENANT

@@ -201,12 +201,17 @@ def batch_read(
     client, table = manager.client, manager.table_name
     chunks = [keys[i : i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
 
+    def key_of(values: dict) -> tuple[str, str]:
+        return _stored_key(schema.key(values, tenant))
+
     def read(chunk: list[dict]) -> tuple[list[dict], list[dict], BatchIncompleteError | None]:
         consumed: list[dict] = []
         try:
-            # AttributeValue items: the transport checked their stored keys (tenant included)
-            # against the chunk's; they are decoded below in one core call.
-            found = transport.batch_get(client, table, chunk, consumed=consumed)
+            # Model values, decoded in one pass; the transport checked each one's key against
+            # the chunk's (an id asked for may be answered once).
+            found = transport.batch_get(
+                client, table, chunk, consumed=consumed, schema=schema, key_of=key_of
+            )
             return found, consumed, None
         except BatchIncompleteError as err:
             return list(err.done or ()), consumed, err
@@ -221,13 +226,9 @@ def batch_read(
         if error is not None:
             failures.append(error)
             unread.update(_stored_key(key) for key in error.unprocessed or ())
-    # Items come back in any order: match them to the asked ids by their stored key.
+    # Items come back in any order: match them to the asked ids by their key.
     from_stored = cls._from_stored
-    ids = [by_key[item["_pk"]["S"], item["_sk"]["S"]] for item in items]
-    found = {
-        primary_id: from_stored(values, tenant)
-        for primary_id, values in zip(ids, schema.from_items(items), strict=True)
-    }
+    found = {by_key[key_of(values)]: from_stored(values, tenant) for values in items}
     if failures:
         not_read = [primary_id for key, primary_id in by_key.items() if key in unread]
         cause = failures[0].__cause__  # the first failed chunk's (None: left unprocessed)

@@ -921,6 +921,7 @@ def batch_get(
     sleep: Callable | None = None,
     consumed: list | None = None,
     schema: Any = None,
+    key_of: Callable[[Any], tuple[str, str] | None] | None = None,
 ) -> list:
     """BatchGetItem of any number of keys (chunks of 100). Unprocessed keys — and throttling
     that outlasted botocore's retries — are retried with jittered exponential backoff. When
@@ -933,11 +934,14 @@ def batch_get(
 
     Decisions:
 
-    * A response holding an item whose ``_pk``/``_sk`` was not asked for in that request is a
-      :class:`ValidationError` and none of the response is used: a server (or anything in
-      between) must never hand an item of another key — of another tenant — to the caller.
-      Items come back in AttributeValue form to be checked by their stored key (the only
-      place the tenant is), then ``schema`` decodes them in one core call.
+    * A response holding an item whose key was not asked for in that request, or one key
+      twice, is a :class:`ValidationError` and none of the response is used: a server (or
+      anything in between) must never hand an item of another key — of another tenant — to
+      the caller. Without ``schema`` the items' stored ``_pk``/``_sk`` are checked. With
+      ``schema`` the items are decoded straight into model values (the fast wire path's
+      one-pass decoding; the stored key attributes are not kept), and ``key_of`` gives each
+      one's ``(_pk, _sk)`` from its values (the caller knows the tenant): an item of another
+      tenant with an id that was asked for then shows as that id answered twice.
     """
     items: list[dict] = []
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
@@ -952,7 +956,10 @@ def batch_get(
             action="reading a batch of items",
             sleep=sleep,
             consumed=consumed,
-            on_response=_collector(table, {_key_of(key) for key in chunk}, items),
+            schema=schema,
+            on_response=_collector(
+                table, {_key_of(key) for key in chunk}, items, key_of or _key_of
+            ),
         )
         if left or error is not None:
             unread = list(left.get(table, {}).get("Keys", ())) + keys[start + _BATCH_GET_LIMIT :]
@@ -962,25 +969,30 @@ def batch_get(
                 unprocessed=unread,
                 done=items,
             ) from error
-    return items if schema is None else schema.from_items(items)
+    return items
 
 
-def _collector(table: str, asked: set, items: list) -> Callable[[dict], None]:
+def _collector(
+    table: str, asked: set, items: list, key_of: Callable[[Any], tuple[str, str] | None]
+) -> Callable[[dict], None]:
     """A BatchGetItem response handler adding the table's items to ``items``, after checking
-    that each one's key is among ``asked``."""
+    that each one's key (``key_of``) is among ``asked`` and not answered before."""
+    answered: set = set()
 
     def collect(response: dict) -> None:
         responses = response.get("Responses") or {}
         got = responses.get(table, []) if isinstance(responses, dict) else None
         if not isinstance(got, list):
             raise ValidationError("the BatchGetItem response is malformed: no list of items")
-        for item in got:
-            if _key_of(item) not in asked:
+        keys = [key_of(item) for item in got]
+        for key in keys:
+            if key not in asked or key in answered:
                 # The key is not shown: it may be another tenant's.
                 raise ValidationError(
                     "the BatchGetItem response holds an item that was not requested; "
                     "nothing of it is used"
                 )
+            answered.add(key)
         items.extend(got)
 
     return collect

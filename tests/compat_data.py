@@ -1,5 +1,6 @@
-"""Access to the golden data recorded from DynamoBao (../shared/compat, or
-$DYNAMO_BAO_COMPAT_DIR/.. for the scenarios folder)."""
+"""Access to the golden data recorded from DynamoBao: ``tests/compat`` (a copy of the project's
+shared compat folder, so a fresh clone tests itself; ``.ci/run`` checks the copy is current), or
+the scenarios folder in ``$DYNAMO_BAO_COMPAT_DIR``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMPAT = REPO.parent / "shared" / "compat"
+COMPAT = REPO / "tests" / "compat"
 
 
 def scenarios_dir() -> Path:

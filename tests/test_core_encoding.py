@@ -17,7 +17,7 @@ enc = core.encode_index_value
 @pytest.mark.parametrize(
     "kind, value, expected",
     [
-        # ../shared/compat/README.md "Index value encodings" (DynamoBao-identical cases)
+        # tests/compat/README.md "Index value encodings" (DynamoBao-identical cases)
         ("string", "Acme Corp", "Acme Corp"),
         ("integer", 25, "00000000000000000025"),
         ("integer", 1, "00000000000000000001"),

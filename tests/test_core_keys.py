@@ -1,6 +1,6 @@
 """Key formats and validation of the active core (run once per core: DYNAMO_BAO_CORE).
 
-The literal strings are those of ../shared/compat/README.md ("Key formats observed"), recorded
+The literal strings are those of tests/compat/README.md ("Key formats observed"), recorded
 from the real DynamoBao, plus DESIGN §6's deliberate fixes.
 """
 

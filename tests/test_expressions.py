@@ -9,10 +9,8 @@ recorded text, names and values (DESIGN §6.9 lists where we deliberately differ
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -41,6 +39,8 @@ from dynamo_bao.expressions import (
     parse_key_condition,
     parse_sort_key_condition,
 )
+
+from .compat_data import scenarios_dir
 
 
 def enc(field, value):
@@ -543,8 +543,7 @@ def test_placeholders_always_resolve_to_what_they_stand_for(calls, data):
 
 # --------------------------------------------------------------------------- golden requests
 
-REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = Path(os.environ.get("DYNAMO_BAO_COMPAT_DIR") or REPO.parent / "shared/compat/scenarios")
+SCENARIOS = scenarios_dir()
 MODELS_YAML = SCENARIOS.parent / "models.yaml"
 REQUIRED = ("s04_org_updates", "s07_deletes", "s08_queries")
 KINDS = {

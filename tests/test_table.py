@@ -2,7 +2,7 @@
 
 The expected schema is DynamoBao's, as recorded in the shared golden data (``compat/table.json``):
 ``$DYNAMO_BAO_COMPAT_DIR`` (the scenarios folder, or the compat folder itself) when set, else
-``../shared/compat`` next to the repository.
+the repository's copy in ``tests/compat``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from dynamo_bao import table, transport
 from dynamo_bao.exceptions import BaoError, ConfigurationError
 
-REPO = Path(__file__).resolve().parents[1]
+from .compat_data import COMPAT
 
 
 def _find_table_json() -> Path | None:
@@ -26,7 +26,7 @@ def _find_table_json() -> Path | None:
     configured = os.environ.get("DYNAMO_BAO_COMPAT_DIR")
     if configured:
         candidates += [Path(configured) / "table.json", Path(configured).parent / "table.json"]
-    candidates.append(REPO.parent / "shared" / "compat" / "table.json")
+    candidates.append(COMPAT / "table.json")
     return next((path for path in candidates if path.is_file()), None)
 
 

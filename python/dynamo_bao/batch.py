@@ -246,14 +246,8 @@ _entered = scopes.ScopeStack("dynamo_bao_batch_scopes")
 
 def _undo(state: tuple[Token, Token]) -> None:
     token, meters = state
-    try:
-        _current.reset(token)
-        transport._meters.reset(meters)
-    except (ValueError, RuntimeError):
-        # A copy of the entering context (a task, a thread) leaves the block: the tokens
-        # belong to the other context (or were used there), so set the values from before.
-        _current.set(None if token.old_value is Token.MISSING else token.old_value)
-        transport._meters.set(() if meters.old_value is Token.MISSING else meters.old_value)
+    scopes.restore(_current, token, None)
+    transport.restore_capacity_meters(meters)
 
 
 class _BatchScope:
@@ -272,9 +266,9 @@ class _BatchScope:
     def __enter__(self) -> BatchContext:
         context = BatchContext() if self._context is None else self._context
         token = _current.set(context)
-        # The transport's own variable, not use_capacity_meters(): an exit must be able to
-        # restore a context that did not enter (see _undo), which a generator cannot.
-        meters = transport._meters.set((*transport.capacity_meters(), context.meter))
+        # Not use_capacity_meters(): an exit must be able to restore a context that did not
+        # enter (see _undo), which a with-block cannot.
+        meters = transport.set_capacity_meters((*transport.capacity_meters(), context.meter))
         _entered.push(self, (token, meters))
         return context
 

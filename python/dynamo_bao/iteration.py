@@ -226,14 +226,14 @@ def read_items(
     by_key: dict[tuple[str, str], str] = {}
     for primary_id in dict.fromkeys(ids):
         key = schema.key_from_id(primary_id, tenant)
-        by_key[key["_pk"]["S"], key["_sk"]["S"]] = primary_id
+        by_key[transport.stored_key(key)] = primary_id
     if not by_key:
         return {}
     keys = [{"_pk": {"S": pk}, "_sk": {"S": sk}} for pk, sk in by_key]
     try:
         items = transport.batch_get(manager.client, manager.table_name, keys, consumed=consumed)
     except BatchIncompleteError as err:
-        unread = {(key["_pk"]["S"], key["_sk"]["S"]) for key in err.unprocessed or ()}
+        unread = {transport.stored_key(key) for key in err.unprocessed or ()}
         read = list(err.done or ())
         done = dict(zip(_ids_of(by_key, read), instances_of(cls, read, tenant), strict=True))
         raise BatchIncompleteError(
@@ -247,7 +247,7 @@ def read_items(
 
 def _ids_of(by_key: dict[tuple[str, str], str], items: list[dict]) -> list[str]:
     """The primary ids of items the transport checked were asked for (by their stored key)."""
-    return [by_key[item["_pk"]["S"], item["_sk"]["S"]] for item in items]
+    return [by_key[transport.stored_key(item)] for item in items]
 
 
 def hydrate(

@@ -158,7 +158,7 @@ def batch_put(cls: Any, entries: list[Any]) -> list[Any]:
             if text is not None:
                 item[SEARCH_TEXT_ATTRIBUTE] = {"S": text}
         _check_item_size(cls, item)
-        key = item["_pk"]["S"], item["_sk"]["S"]
+        key = transport.stored_key(item)
         if key in seen:  # DynamoDB refuses the whole request; say which item instead
             raise ValidationError(f"batch_put got two items with the id {instance.primary_id}")
         seen.add(key)
@@ -171,8 +171,11 @@ def batch_put(cls: Any, entries: list[Any]) -> list[Any]:
         # Reported as the caller's instances (in their order): batch_put(err.unprocessed)
         # writes the rest; the written ones are marked stored below, as on success.
         failure = err
-        done = {_stored_key(item) for item in err.done or ()}
-        written = [i for i, item in zip(instances, items, strict=True) if _stored_key(item) in done]
+        done = {transport.stored_key(item) for item in err.done or ()}
+        written = [
+            i for i, item in zip(instances, items, strict=True)
+            if transport.stored_key(item) in done
+        ]
     spent = capacity.shares(WRITE, consumed, len(written))
     for instance in written:
         instance._changes = set()
@@ -187,10 +190,6 @@ def batch_put(cls: Any, entries: list[Any]) -> list[Any]:
             done=written,
         ) from failure.__cause__
     return instances
-
-
-def _stored_key(item: dict) -> tuple[str, str]:
-    return item["_pk"]["S"], item["_sk"]["S"]
 
 
 def create_request(instance: Any, tenant: str | None) -> dict[str, Any]:

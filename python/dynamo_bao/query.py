@@ -195,14 +195,13 @@ def batch_read(
     schema = cls._schema
     by_key: dict[tuple[str, str], str] = {}
     for primary_id in primary_ids:
-        key = schema.key_from_id(primary_id, tenant)
-        by_key[key["_pk"]["S"], key["_sk"]["S"]] = primary_id
+        by_key[transport.stored_key(schema.key_from_id(primary_id, tenant))] = primary_id
     keys = [{"_pk": {"S": pk}, "_sk": {"S": sk}} for pk, sk in by_key]
     client, table = manager.client, manager.table_name
     chunks = [keys[i : i + BATCH_GET_LIMIT] for i in range(0, len(keys), BATCH_GET_LIMIT)]
 
     def key_of(values: dict) -> tuple[str, str]:
-        return _stored_key(schema.key(values, tenant))
+        return transport.stored_key(schema.key(values, tenant))
 
     def read(chunk: list[dict]) -> tuple[list[dict], list[dict], BatchIncompleteError | None]:
         consumed: list[dict] = []
@@ -225,7 +224,7 @@ def batch_read(
         consumed.extend(chunk_consumed)
         if error is not None:
             failures.append(error)
-            unread.update(_stored_key(key) for key in error.unprocessed or ())
+            unread.update(transport.stored_key(key) for key in error.unprocessed or ())
     # Items come back in any order: match them to the asked ids by their key.
     from_stored = cls._from_stored
     found = {by_key[key_of(values)]: from_stored(values, tenant) for values in items}
@@ -241,11 +240,6 @@ def batch_read(
             done=found,
         ) from cause
     return found, consumed
-
-
-def _stored_key(key: dict) -> tuple[str, str]:
-    """``(_pk, _sk)`` of a key in AttributeValue form."""
-    return key["_pk"]["S"], key["_sk"]["S"]
 
 
 #: Keys per BatchGetItem request (DynamoDB's limit).

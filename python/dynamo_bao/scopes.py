@@ -40,7 +40,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 from contextlib import AbstractContextManager
 from typing import Any
 
-__all__ = ["ScopeStack", "run_in_scope"]
+__all__ = ["ScopeStack", "restore", "run_in_scope"]
 
 
 class ScopeStack:
@@ -66,6 +66,19 @@ class ScopeStack:
                 self._entries.set(entries[:index])
                 return [state for _, state in reversed(entries[index:])]
         return []
+
+
+def restore(
+    var: contextvars.ContextVar[Any], token: contextvars.Token[Any], default: Any
+) -> None:
+    """Put ``var`` back to what it was before ``token``'s ``set`` (``default`` when it had no
+    value). In a copy of the context that set it (a task or thread leaving the block) the
+    token belongs to the other context (or was used there), so that value is set instead."""
+    try:
+        var.reset(token)
+    except (ValueError, RuntimeError):
+        old = token.old_value
+        var.set(default if old is contextvars.Token.MISSING else old)
 
 
 def run_in_scope(

@@ -53,12 +53,7 @@ _entered = scopes.ScopeStack("dynamo_bao_tenant_scopes")
 
 
 def _undo(token: Token) -> None:
-    try:
-        _current.reset(token)
-    except (ValueError, RuntimeError):
-        # A copy of the entering context (a task, a thread) leaves the block: the token
-        # belongs to the other context (or was used there), so set the value from before.
-        _current.set(None if token.old_value is Token.MISSING else token.old_value)
+    scopes.restore(_current, token, None)
 
 
 class _TenantScope:

@@ -37,7 +37,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -47,8 +47,8 @@ import botocore.exceptions as bexc
 import botocore.session
 from botocore.config import Config
 
+from . import scopes, wire
 from . import table as table_def
-from . import wire
 from .exceptions import (
     BaoError,
     BatchIncompleteError,
@@ -608,6 +608,18 @@ _meters: ContextVar[tuple[Callable[[str, Any], None], ...]] = ContextVar(
 )
 
 
+def set_capacity_meters(meters: tuple[Callable[[str, Any], None], ...]) -> Token:
+    """Install exactly ``meters`` in the current context until :func:`restore_capacity_meters`
+    (for scopes whose exit may run in a copy of the entering context, which a ``with`` block
+    of :func:`use_capacity_meters` cannot serve)."""
+    return _meters.set(tuple(meters))
+
+
+def restore_capacity_meters(token: Token) -> None:
+    """Undo a :func:`set_capacity_meters` (also from a copy of the context that set it)."""
+    scopes.restore(_meters, token, ())
+
+
 def capacity_meters() -> tuple[Callable[[str, Any], None], ...]:
     """The meters installed in the current context."""
     return _meters.get()
@@ -902,7 +914,7 @@ def _chained(error: BaoError, cause: Exception) -> BaoError:
     return error
 
 
-def _key_of(item: Any) -> tuple[str, str] | None:
+def stored_key(item: Any) -> tuple[str, str] | None:
     """``(_pk, _sk)`` of an item or key in AttributeValue form; None when it has none."""
     if isinstance(item, dict):
         pk, sk = item.get("_pk"), item.get("_sk")
@@ -958,7 +970,7 @@ def batch_get(
             consumed=consumed,
             schema=schema,
             on_response=_collector(
-                table, {_key_of(key) for key in chunk}, items, key_of or _key_of
+                table, {stored_key(key) for key in chunk}, items, key_of or stored_key
             ),
         )
         if left or error is not None:
@@ -1045,8 +1057,8 @@ def batch_write(
             written.extend(chunk)
             continue
         unwritten = [request["PutRequest"]["Item"] for request in left.get(table, ())]
-        not_done = {_key_of(item) for item in unwritten}
-        written.extend(item for item in chunk if _key_of(item) not in not_done)
+        not_done = {stored_key(item) for item in unwritten}
+        written.extend(item for item in chunk if stored_key(item) not in not_done)
         unwritten += items[start + _BATCH_WRITE_LIMIT :]
         if error is None:
             why = f"unprocessed after {_BATCH_RETRIES} retries"
